@@ -1,0 +1,181 @@
+"""The public API (v1): thin views that parse, call one service, serialize."""
+
+import json
+
+from django.http import FileResponse, HttpResponseRedirect
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .. import storage
+from ..cache import cached_status, remember
+from ..clientip import client_ip
+from ..errors import BadRequest, Gone, NotFound, NotReady
+from ..models import Job, JobStatus
+from ..registry import registry
+from ..selectors import job_get_visible, job_status_payload, parse_job_id, public_payload
+from ..services import job_create, job_delete
+from .throttles import SubmitThrottle
+
+_ACCEPTED = inline_serializer(
+    "JobAccepted",
+    {
+        "jobId": serializers.UUIDField(),
+        "status": serializers.CharField(),
+        "statusUrl": serializers.URLField(),
+        "downloadUrl": serializers.URLField(),
+    },
+)
+_ERROR = inline_serializer(
+    "Error",
+    {"error": inline_serializer("ErrorDetail", {"code": serializers.CharField(), "message": serializers.CharField()})},
+)
+
+
+def parse_json_field(data, name, default, kind):
+    raw = data.get(name)
+    if raw in (None, ""):
+        return default
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            raise BadRequest(f"'{name}' must be valid JSON ({kind}).", code=f"invalid_{name}") from None
+    expected = dict if kind == "an object" else list
+    if not isinstance(raw, expected):
+        raise BadRequest(f"'{name}' must be JSON {kind}.", code=f"invalid_{name}")
+    return raw
+
+
+def session_key(request):
+    session = getattr(request, "session", None)
+    return session.session_key if session is not None and session.session_key else ""
+
+
+class ConvertView(APIView):
+    throttle_classes = [SubmitThrottle]
+
+    @extend_schema(
+        request={
+            "multipart/form-data": inline_serializer(
+                "ConvertRequest",
+                {
+                    "file": serializers.FileField(),
+                    "targetFormat": serializers.CharField(),
+                    "options": serializers.JSONField(required=False),
+                },
+            )
+        },
+        responses={202: _ACCEPTED, 400: _ERROR, 413: _ERROR, 415: _ERROR, 429: _ERROR},
+        summary="Convert a file",
+    )
+    def post(self, request):
+        options = parse_json_field(request.data, "options", {}, "an object")
+        job = job_create(
+            upload=request.FILES.get("file"),
+            target_format=request.data.get("targetFormat") or request.data.get("target_format") or "",
+            options=options,
+            owner=request.user,
+            session_key=session_key(request),
+            client_ip=client_ip(request),
+        )
+        payload = public_payload(job_status_payload(job), request)
+        body = {k: payload[k] for k in ("jobId", "status", "statusUrl", "downloadUrl")}
+        return Response(body, status=202, headers={"Location": body["statusUrl"]})
+
+
+class StatusView(APIView):
+    @extend_schema(responses={200: dict, 404: _ERROR}, summary="A job's status")
+    def get(self, request, job_id):
+        job_uuid = parse_job_id(job_id)
+        payload = cached_status(job_uuid)
+        if payload is None:
+            job = Job.objects.filter(pk=job_uuid).first()
+            if job is None:
+                raise NotFound("No job with this id.", code="job_not_found")
+            payload = job_status_payload(job)
+            remember(job_uuid, payload)
+        owner = payload.get("_owner")
+        if owner is not None and (not request.user.is_authenticated or request.user.pk != owner):
+            raise NotFound("No job with this id.", code="job_not_found")
+        return Response(public_payload(payload, request))
+
+
+class DownloadView(APIView):
+    @extend_schema(responses={(200, "application/octet-stream"): bytes, 302: None, 404: _ERROR, 409: _ERROR, 410: _ERROR})
+    def get(self, request, job_id):
+        job = job_get_visible(job_id, request.user)
+        if job.status in (JobStatus.QUEUED, JobStatus.RUNNING):
+            raise NotReady(f"The job is {job.status} ({job.progress}%); poll its status until it succeeds.")
+        if job.status == JobStatus.FAILED:
+            raise NotReady(f"The job failed: {job.error_message}", code="job_failed")
+        if job.status == JobStatus.CANCELED:
+            raise Gone("The job was canceled; there is nothing to download.", code="canceled")
+        if job.status == JobStatus.EXPIRED or job.files_purged_at:
+            raise Gone("The result was deleted after its retention period; convert the file again.")
+        out = storage.outputs()
+        if not storage.is_local(out):
+            url = storage.download_url(out, job.output_key, job.output_filename, job.output_content_type)
+            return HttpResponseRedirect(url)
+        try:
+            fh = out.open(job.output_key, "rb")
+        except FileNotFoundError:
+            raise Gone("The result is no longer stored; convert the file again.") from None
+        response = FileResponse(
+            fh, as_attachment=True, filename=job.output_filename, content_type=job.output_content_type
+        )
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
+class JobView(APIView):
+    @extend_schema(responses={200: dict, 404: _ERROR}, summary="Cancel a job and delete its files now")
+    def delete(self, request, job_id):
+        job = job_delete(job_get_visible(job_id, request.user))
+        return Response(public_payload(job_status_payload(job), request))
+
+
+class JobsListView(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("page", int), OpenApiParameter("pageSize", int)],
+        responses={200: dict},
+        summary="The caller's jobs, newest first",
+    )
+    def get(self, request):
+        if request.user.is_authenticated:
+            qs = Job.objects.filter(owner=request.user)
+        elif session_key(request):
+            qs = Job.objects.filter(owner__isnull=True, session_key=session_key(request))
+        else:
+            qs = Job.objects.none()
+        page = _positive_int(request.query_params.get("page"), 1, "page")
+        size = min(_positive_int(request.query_params.get("pageSize"), 20, "pageSize"), 100)
+        total = qs.count()
+        rows = qs.order_by("-created_at")[(page - 1) * size : page * size]
+        return Response(
+            {
+                "count": total,
+                "page": page,
+                "pageSize": size,
+                "results": [public_payload(job_status_payload(j), request) for j in rows],
+            }
+        )
+
+
+def _positive_int(raw, default, name):
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise BadRequest(f"'{name}' must be a positive whole number.", code="invalid_parameter")
+    return value
+
+
+class FormatsView(APIView):
+    @extend_schema(responses={200: dict}, summary="Every source format with its targets, family and options")
+    def get(self, request):
+        return Response({"formats": registry.catalog()})

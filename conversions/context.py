@@ -1,0 +1,70 @@
+"""What a converter sees of its job: paths, formats, options, progress."""
+
+import logging
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.utils import timezone
+
+from . import runner
+from .errors import Canceled
+
+logger = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 1.0
+
+
+class ConversionContext:
+    """One conversion's working state.
+
+    Converters read `source_path` and write `output_path` (or set
+    `output_path`/`output_format` to something else, e.g. a zip of pages).
+    `run()` sends a tool through the sandboxed runner in the private work dir,
+    with a tick that renews the job's lease, saves progress and stops the tool
+    when the job is canceled.
+    """
+
+    def __init__(self, *, workdir, source_path, source_format, target_format, options=None, job_id=None):
+        self.workdir = Path(workdir)
+        self.source_path = Path(source_path)
+        self.source_format = source_format
+        self.target_format = target_format
+        self.output_format = target_format
+        self.output_path = self.workdir / f"output.{target_format}"
+        self.options = options or {}
+        self.job_id = job_id
+        self.progress = 0
+        self._saved_progress = -1
+        self._last_beat = 0.0
+
+    def run(self, argv, **kwargs):
+        kwargs.setdefault("on_tick", self.tick)
+        return runner.run(argv, cwd=self.workdir, **kwargs)
+
+    def set_progress(self, percent):
+        self.progress = max(self.progress, min(99, int(percent)))
+        self.tick()
+
+    def tick(self, force=False):
+        """Renew the lease, save progress, notice cancellation (at most once a second)."""
+        if self.job_id is None:
+            return
+        now = time.monotonic()
+        if not force and now - self._last_beat < HEARTBEAT_SECONDS:
+            return
+        self._last_beat = now
+        from .models import Job, JobStatus
+
+        updated = Job.objects.filter(pk=self.job_id, status=JobStatus.RUNNING).update(
+            progress=self.progress,
+            lease_until=timezone.now() + timedelta(seconds=settings.JOB_LEASE_SECONDS),
+        )
+        if not updated:
+            raise Canceled(str(self.job_id))
+        if self.progress != self._saved_progress:
+            self._saved_progress = self.progress
+            from .cache import job_changed
+
+            job_changed(self.job_id)

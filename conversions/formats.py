@@ -1,0 +1,127 @@
+"""Every file format the service knows: extension, category, MIME types.
+
+`sniff` maps what libmagic detects to these formats; a format lists every MIME
+type libmagic (Debian's 5.44) is seen to report for real files of that kind.
+Converters declare pairs by these names; nothing else names a format.
+"""
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str
+    category: str  # image, document, spreadsheet, presentation, pdf, ebook, audio, video, text
+    content_type: str
+    detected: frozenset = field(default_factory=frozenset)
+    aliases: tuple = ()
+    label: str = ""
+
+    @property
+    def title(self):
+        return self.label or self.name.upper()
+
+
+def _f(name, category, content_type, detected=(), aliases=(), label=""):
+    return Format(name, category, content_type, frozenset(detected) | {content_type}, tuple(aliases), label)
+
+
+_TEXT = ("text/plain",)
+_ZIP = ("application/zip",)
+_CFB = ("application/x-ole-storage", "application/CDFV2", "application/vnd.ms-office")
+
+FORMATS = {
+    f.name: f
+    for f in [
+        # Images
+        _f("png", "image", "image/png", label="PNG"),
+        _f("jpg", "image", "image/jpeg", aliases=("jpeg", "jpe", "jfif"), label="JPG"),
+        _f("webp", "image", "image/webp", label="WebP"),
+        _f("gif", "image", "image/gif", label="GIF"),
+        _f("bmp", "image", "image/bmp", ("image/x-ms-bmp",), label="BMP"),
+        _f("tiff", "image", "image/tiff", aliases=("tif",), label="TIFF"),
+        _f("ico", "image", "image/vnd.microsoft.icon", ("image/x-icon",), label="ICO"),
+        _f("avif", "image", "image/avif", label="AVIF"),
+        _f("heic", "image", "image/heic", ("image/heif", "image/heic-sequence"), aliases=("heif",), label="HEIC"),
+        _f("svg", "image", "image/svg+xml", ("image/svg", "text/xml", "application/xml", "text/html"), label="SVG"),
+        # PDF
+        _f("pdf", "pdf", "application/pdf", label="PDF"),
+        # Word processing
+        _f("docx", "document", "application/vnd.openxmlformats-officedocument.wordprocessingml.document", _ZIP, label="Word"),
+        _f("doc", "document", "application/msword", _CFB, label="Word 97-2003"),
+        _f("odt", "document", "application/vnd.oasis.opendocument.text", _ZIP, label="ODT"),
+        _f("rtf", "document", "application/rtf", ("text/rtf",), label="RTF"),
+        _f("txt", "text", "text/plain", ("text/x-c", "text/x-python", "text/csv", "application/json"), label="Text"),
+        _f("html", "text", "text/html", _TEXT + ("text/xml",), aliases=("htm",), label="HTML"),
+        _f("md", "text", "text/markdown", _TEXT + ("text/x-script.python",), aliases=("markdown",), label="Markdown"),
+        _f("rst", "text", "text/x-rst", _TEXT, label="reStructuredText"),
+        _f("org", "text", "text/x-org", _TEXT, label="Org"),
+        _f("textile", "text", "text/x-textile", _TEXT, label="Textile"),
+        _f("mediawiki", "text", "text/x-mediawiki", _TEXT, aliases=("wiki",), label="MediaWiki"),
+        _f("tex", "text", "application/x-tex", _TEXT + ("text/x-tex",), aliases=("latex",), label="LaTeX"),
+        _f("epub", "ebook", "application/epub+zip", _ZIP, label="EPUB"),
+        # Spreadsheets
+        _f("xlsx", "spreadsheet", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", _ZIP, label="Excel"),
+        _f("xls", "spreadsheet", "application/vnd.ms-excel", _CFB, label="Excel 97-2003"),
+        _f("ods", "spreadsheet", "application/vnd.oasis.opendocument.spreadsheet", _ZIP, label="ODS"),
+        _f("csv", "spreadsheet", "text/csv", _TEXT, label="CSV"),
+        # Presentations
+        _f("pptx", "presentation", "application/vnd.openxmlformats-officedocument.presentationml.presentation", _ZIP, label="PowerPoint"),
+        _f("ppt", "presentation", "application/vnd.ms-powerpoint", _CFB, label="PowerPoint 97-2003"),
+        _f("odp", "presentation", "application/vnd.oasis.opendocument.presentation", _ZIP, label="ODP"),
+        # Audio
+        _f("mp3", "audio", "audio/mpeg", ("audio/x-mp3",), label="MP3"),
+        _f("wav", "audio", "audio/wav", ("audio/x-wav", "audio/vnd.wave"), label="WAV"),
+        _f("flac", "audio", "audio/flac", ("audio/x-flac",), label="FLAC"),
+        _f("ogg", "audio", "audio/ogg", ("application/ogg", "audio/x-vorbis+ogg"), aliases=("oga",), label="OGG"),
+        _f("opus", "audio", "audio/opus", ("audio/ogg", "application/ogg"), label="Opus"),
+        _f("aac", "audio", "audio/aac", ("audio/x-hx-aac-adts", "audio/x-aac"), label="AAC"),
+        _f("m4a", "audio", "audio/mp4", ("audio/x-m4a", "video/mp4"), label="M4A"),
+        _f("wma", "audio", "audio/x-ms-wma", ("video/x-ms-asf", "audio/x-ms-asf", "application/vnd.ms-asf"), label="WMA"),
+        _f("aiff", "audio", "audio/aiff", ("audio/x-aiff",), aliases=("aif",), label="AIFF"),
+        _f("amr", "audio", "audio/amr", ("audio/AMR",), label="AMR"),
+        # Video
+        _f("mp4", "video", "video/mp4", ("video/x-m4v", "video/quicktime"), label="MP4"),
+        _f("webm", "video", "video/webm", ("video/x-matroska",), label="WebM"),
+        _f("mkv", "video", "video/x-matroska", ("video/webm",), label="MKV"),
+        _f("mov", "video", "video/quicktime", ("video/mp4",), label="MOV"),
+        _f("avi", "video", "video/x-msvideo", ("video/avi",), label="AVI"),
+        _f("flv", "video", "video/x-flv", label="FLV"),
+        _f("wmv", "video", "video/x-ms-wmv", ("video/x-ms-asf", "application/vnd.ms-asf"), label="WMV"),
+        _f("mpeg", "video", "video/mpeg", ("video/MP2P", "video/MP1S"), aliases=("mpg",), label="MPEG"),
+        _f("m4v", "video", "video/x-m4v", ("video/mp4",), label="M4V"),
+        _f("3gp", "video", "video/3gpp", ("video/mp4", "video/3gpp2"), label="3GP"),
+        _f("ogv", "video", "video/ogg", ("application/ogg",), label="OGV"),
+        _f("ts", "video", "video/mp2t", ("video/MP2T", "application/octet-stream"), label="MPEG-TS"),
+        # Archives (results of several files)
+        _f("zip", "archive", "application/zip", label="ZIP"),
+    ]
+}
+
+_ALIASES = {alias: f.name for f in FORMATS.values() for alias in f.aliases}
+
+
+def normalize(name):
+    """Canonical format name for an extension or format name, or None."""
+    if not name:
+        return None
+    key = name.strip().lower().lstrip(".")
+    if key in FORMATS:
+        return key
+    return _ALIASES.get(key)
+
+
+def get(name):
+    return FORMATS[normalize(name)]
+
+
+def extension_of(filename):
+    """The canonical format of a file name's extension, or None."""
+    if not filename or "." not in filename:
+        return None
+    return normalize(filename.rsplit(".", 1)[1])
+
+
+def formats_for_mime(mime):
+    """Every format whose files libmagic may report as `mime`."""
+    return [f.name for f in FORMATS.values() if mime in f.detected]

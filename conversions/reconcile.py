@@ -1,0 +1,56 @@
+"""The reconciler: re-send lost messages, reclaim dead workers' jobs, purge old files.
+
+Each function is idempotent: a job re-sent twice is claimed once (the claim
+is a conditional UPDATE), a purged file is deleted once.
+"""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from .models import Job, JobStatus
+
+logger = logging.getLogger(__name__)
+
+
+def requeue_stuck(*, older_than_seconds=None, include_running=True):
+    """Re-enqueue queued jobs nobody picked up, and running jobs whose lease ran out."""
+    from .services import event, job_enqueue
+
+    if older_than_seconds is None:
+        older_than_seconds = settings.REQUEUE_AFTER_SECONDS
+    jobs = list(Job.objects.stale_queued(timedelta(seconds=older_than_seconds)))
+    if include_running:
+        jobs += list(Job.objects.lease_expired())
+    sent = 0
+    for job in jobs:
+        if job_enqueue(job):
+            sent += 1
+            event(job.pk, "requeued", f"re-enqueued by the reconciler (was {job.status})")
+        # Touch it so the next pass waits its turn again.
+        Job.objects.filter(pk=job.pk, status=job.status).update(updated_at=timezone.now())
+    logger.info("requeue_stuck: requeued=%s examined=%s", sent, len(jobs))
+    return sent
+
+
+def purge_expired(now=None):
+    """Delete uploads after UPLOAD_RETENTION_HOURS and outputs after OUTPUT_RETENTION_HOURS."""
+    from .services import job_purge_files
+
+    now = now or timezone.now()
+    upload_cutoff = now - timedelta(hours=settings.UPLOAD_RETENTION_HOURS)
+    output_cutoff = now - timedelta(hours=settings.OUTPUT_RETENTION_HOURS)
+    due = Job.objects.filter(files_purged_at__isnull=True).filter(
+        Q(status=JobStatus.SUCCEEDED, expires_at__lt=now)
+        | Q(status=JobStatus.SUCCEEDED, expires_at__isnull=True, finished_at__lt=output_cutoff)
+        | Q(status__in=[JobStatus.FAILED, JobStatus.CANCELED], created_at__lt=upload_cutoff)
+    )
+    count = 0
+    for job in due.iterator():
+        job_purge_files(job)
+        count += 1
+    logger.info("purge_expired: purged=%s", count)
+    return count

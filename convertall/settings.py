@@ -1,0 +1,250 @@
+"""Convert-All settings. Every value comes from the environment (12-factor).
+
+`.env.example` lists each variable. With nothing set, the service runs on the
+embedded default: SQLite and files under ``var/``, Dramatiq's in-memory broker
+with worker threads inside the web process.
+"""
+
+import os
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+if (BASE_DIR / ".env").exists():
+    environ.Env.read_env(BASE_DIR / ".env")
+
+VAR_DIR = Path(env("CONVERTALL_VAR_DIR", default=str(BASE_DIR / "var")))
+
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = env("SECRET_KEY", default="insecure-dev-key-change-me-" + "x" * 32)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_dramatiq",
+    "conversions",
+    "media",
+    "filters",
+    "accounts",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "conversions.middleware.ApiCacheControlMiddleware",
+]
+
+ROOT_URLCONF = "convertall.urls"
+WSGI_APPLICATION = "convertall.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database: SQLite under var/ unless DATABASE_URL is set -------------------
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'convertall.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    # WAL lets the status endpoint read while a worker thread writes.
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+else:
+    DATABASES["default"].setdefault("OPTIONS", {})
+    # Fail fast when PostgreSQL is down: the API answers 503 instead of hanging.
+    DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=3))
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache (rate limits, sessions in production) ----------------------------
+REDIS_URL = env("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- Storage: two aliases, local folders or S3 buckets ----------------------
+STORAGE_BACKEND = env("STORAGE_BACKEND", default="s3" if env("S3_BUCKET", default="") else "local")
+STORAGE_DIR = Path(env("STORAGE_DIR", default=str(VAR_DIR / "storage")))
+S3_BUCKET = env("S3_BUCKET", default="")
+S3_OUTPUTS_BUCKET = env("S3_OUTPUTS_BUCKET", default=S3_BUCKET)
+S3_ENDPOINT_URL = env("S3_ENDPOINT_URL", default=None)
+S3_REGION = env("AWS_DEFAULT_REGION", default="us-east-1")
+PRESIGNED_URL_SECONDS = env.int("PRESIGNED_URL_SECONDS", default=300)
+
+
+def _s3_storage(bucket):
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "endpoint_url": S3_ENDPOINT_URL,
+            "region_name": S3_REGION,
+            # boto3 presigns with SigV2 unless told otherwise.
+            "signature_version": "s3v4",
+            "file_overwrite": True,
+            "default_acl": None,
+            "querystring_auth": True,
+            "querystring_expire": PRESIGNED_URL_SECONDS,
+            "addressing_style": env("S3_ADDRESSING_STYLE", default="path"),
+        },
+    }
+
+
+def _local_storage(sub):
+    return {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        # A re-run of a job overwrites its output instead of adding a twin.
+        "OPTIONS": {"location": str(STORAGE_DIR / sub), "allow_overwrite": True},
+    }
+
+
+STORAGES = {
+    "default": _local_storage("default"),
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    "uploads": _s3_storage(S3_BUCKET) if STORAGE_BACKEND == "s3" else _local_storage("uploads"),
+    "outputs": _s3_storage(S3_OUTPUTS_BUCKET) if STORAGE_BACKEND == "s3" else _local_storage("outputs"),
+}
+
+# --- Dramatiq --------------------------------------------------------------
+# Redis consumers sleep up to this long when idle before they look again; the
+# default (1 s) adds ~0.4 s median latency to a lone job.
+DRAMATIQ_WORKER_TIMEOUT_MS = env.int("DRAMATIQ_WORKER_TIMEOUT_MS", default=50)
+os.environ.setdefault("dramatiq_worker_timeout", str(DRAMATIQ_WORKER_TIMEOUT_MS))
+# A worker that stops heartbeating for this long has its unacked messages
+# handed to other workers (Redis broker only).
+DRAMATIQ_HEARTBEAT_TIMEOUT_MS = env.int("DRAMATIQ_HEARTBEAT_TIMEOUT_MS", default=15000)
+_DRAMATIQ_MIDDLEWARE = [
+    "dramatiq.middleware.AgeLimit",
+    "dramatiq.middleware.TimeLimit",
+    "dramatiq.middleware.Callbacks",
+    "dramatiq.middleware.Retries",
+    "django_dramatiq.middleware.DbConnectionsMiddleware",
+]
+if REDIS_URL:
+    DRAMATIQ_BROKER = {
+        "BROKER": "dramatiq.brokers.redis.RedisBroker",
+        "OPTIONS": {"url": REDIS_URL, "heartbeat_timeout": DRAMATIQ_HEARTBEAT_TIMEOUT_MS},
+        "MIDDLEWARE": _DRAMATIQ_MIDDLEWARE,
+    }
+else:
+    DRAMATIQ_BROKER = {
+        "BROKER": "dramatiq.brokers.stub.StubBroker",
+        "OPTIONS": {},
+        "MIDDLEWARE": _DRAMATIQ_MIDDLEWARE,
+    }
+DRAMATIQ_AUTODISCOVER_MODULES = ["tasks"]
+# Embedded default: worker threads inside the web process serve every queue.
+EMBEDDED_WORKERS = env.bool("EMBEDDED_WORKERS", default=not REDIS_URL)
+EMBEDDED_WORKER_THREADS = env.int("EMBEDDED_WORKER_THREADS", default=4)
+
+# --- Jobs and limits -------------------------------------------------------
+MAX_UPLOAD_BYTES = env.int("MAX_UPLOAD_BYTES", default=500 * 1024 * 1024)
+MAX_IMAGE_PIXELS = env.int("MAX_IMAGE_PIXELS", default=50_000_000)
+JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", default=3)
+JOB_LEASE_SECONDS = env.int("JOB_LEASE_SECONDS", default=60)
+REQUEUE_AFTER_SECONDS = env.int("REQUEUE_AFTER_SECONDS", default=120)
+UPLOAD_RETENTION_HOURS = env.int("UPLOAD_RETENTION_HOURS", default=24)
+OUTPUT_RETENTION_HOURS = env.int("OUTPUT_RETENTION_HOURS", default=48)
+WORK_DIR = Path(env("WORK_DIR", default=str(VAR_DIR / "work")))
+RUNNER_TIMEOUT_SECONDS = env.int("RUNNER_TIMEOUT_SECONDS", default=300)
+RUNNER_MEMORY_MB = env.int("RUNNER_MEMORY_MB", default=2048)
+RUNNER_MAX_OUTPUT_MB = env.int("RUNNER_MAX_OUTPUT_MB", default=2048)
+RUNNER_NETWORK_ISOLATION = env.bool("RUNNER_NETWORK_ISOLATION", default=True)
+
+# Uploads always go to a temporary file: never read whole into memory.
+FILE_UPLOAD_HANDLERS = ["conversions.uploads.LimitedUploadHandler"]
+FILE_UPLOAD_TEMP_DIR = env("FILE_UPLOAD_TEMP_DIR", default=None)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# --- API -------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.MultiPartParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.JSONParser",
+    ],
+    "EXCEPTION_HANDLER": "conversions.errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_RATES": {"submit": env("RATE_LIMIT", default="100/min")},
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+# Client IP comes from proxy headers only when the direct peer is one of these.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Convert-All API",
+    "DESCRIPTION": "Convert documents, audio, video and images; apply filters.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- Static files ----------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+WHITENOISE_USE_FINDERS = True
+
+# --- Auth, i18n ------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Logging ---------------------------------------------------------------
+LOG_LEVEL = env("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}

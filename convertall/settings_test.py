@@ -1,0 +1,19 @@
+"""Test settings: only overrides of convertall.settings."""
+
+import os
+import tempfile
+
+os.environ.setdefault("CONVERTALL_VAR_DIR", tempfile.mkdtemp(prefix="convertall-test-"))
+os.environ.setdefault("EMBEDDED_WORKERS", "0")
+
+from .settings import *  # noqa: E402,F401,F403
+from .settings import DRAMATIQ_BROKER  # noqa: E402
+
+# Tests run actors on Dramatiq's stub broker; end-to-end tests start real
+# worker processes against Redis themselves.
+DRAMATIQ_BROKER = {**DRAMATIQ_BROKER, "BROKER": "dramatiq.brokers.stub.StubBroker", "OPTIONS": {}}
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"submit": "10000/min"}}  # noqa: F405
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405

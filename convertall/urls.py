@@ -1,0 +1,21 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from conversions import health
+from conversions.api.urls import legacy_urlpatterns
+
+urlpatterns = [
+    path("health", health.liveness, name="health"),
+    path("api/health", health.liveness, name="api-health-live"),
+    path("api/v1/health", health.readiness, name="api-health"),
+    path("api/v1/schema", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/v1/", include("conversions.api.urls")),
+    path("api/", include(legacy_urlpatterns)),
+    path("admin/", admin.site.urls),
+    path("", include("conversions.urls")),
+]
+
+handler404 = "conversions.views.not_found"
+handler500 = "conversions.views.server_error"

@@ -1,0 +1,199 @@
+"""Image conversions with Pillow (SVG rasterized by librsvg in the sandbox).
+
+Pillow only ever opens the formats listed here, and a pixel cap is checked
+from the header before any pixel is decoded.
+"""
+
+import logging
+
+from django.conf import settings
+from PIL import Image, ImageOps, ImageSequence
+
+from conversions.errors import ConversionFailed
+from conversions.registry import Converter, Option, register
+
+logger = logging.getLogger(__name__)
+
+RASTER_SOURCES = ("png", "jpg", "webp", "gif", "bmp", "tiff", "ico", "avif", "heic")
+TARGETS = ("png", "jpg", "webp", "gif", "bmp", "tiff", "ico", "avif", "pdf")
+PIL_FORMATS = {"png": "PNG", "jpg": "JPEG", "webp": "WEBP", "gif": "GIF", "bmp": "BMP", "tiff": "TIFF",
+               "ico": "ICO", "avif": "AVIF", "heic": "HEIF", "pdf": "PDF"}
+ANIMATED_TARGETS = {"gif", "webp", "tiff", "pdf"}
+LOSSY = {"jpg", "webp", "avif"}
+ICO_MAX = 256
+
+_heif_registered = False
+
+
+def _register_heif():
+    global _heif_registered
+    if not _heif_registered:
+        from pillow_heif import register_heif_opener
+
+        register_heif_opener()
+        _heif_registered = True
+
+
+def open_image(path, fmt):
+    """Open with only the expected decoder, refusing images over the pixel cap."""
+    if fmt == "heic":
+        _register_heif()
+    cap = settings.MAX_IMAGE_PIXELS
+    # Pillow's own bomb check stays armed (2x the cap) as a second line.
+    Image.MAX_IMAGE_PIXELS = cap
+    try:
+        im = Image.open(path, formats=[PIL_FORMATS[fmt]])
+    except Image.DecompressionBombError:
+        raise _too_many_pixels(None, cap) from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ConversionFailed(f"The {fmt.upper()} image could not be read: {exc}", code="invalid_image") from None
+    width, height = im.size
+    if width * height > cap:
+        raise _too_many_pixels((width, height), cap)
+    return im
+
+
+def _too_many_pixels(size, cap):
+    dims = f" ({size[0]}x{size[1]})" if size else ""
+    return ConversionFailed(
+        f"The image{dims} is larger than the {cap / 1e6:g}-megapixel limit; scale it down first.", code="image_too_large"
+    )
+
+
+def flatten(im, background=(255, 255, 255)):
+    """RGB with any transparency composited on white."""
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        base = Image.new("RGB", rgba.size, background)
+        base.paste(rgba, mask=rgba.getchannel("A"))
+        return base
+    return im.convert("RGB") if im.mode != "RGB" else im
+
+
+def prepare(im, target):
+    """Bring a decoded frame into a mode the target format can store."""
+    if target in ("jpg", "pdf"):
+        return flatten(im)
+    if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        im = ImageOps.autocontrast(im.convert("I").point(lambda v: v / 256).convert("L"))
+    if im.mode == "CMYK":
+        im = im.convert("RGB")
+    if target == "gif":
+        if im.mode in ("P", "L"):
+            return im
+        return im.convert("RGBA" if _has_alpha(im) else "RGB").quantize(256)
+    if target == "bmp":
+        if im.mode in ("1", "L", "P", "RGB"):
+            return im
+        return im.convert("RGBA" if _has_alpha(im) else "RGB")
+    if im.mode not in ("1", "L", "LA", "P", "RGB", "RGBA"):
+        im = im.convert("RGBA" if _has_alpha(im) else "RGB")
+    if target in ("webp", "avif") and im.mode not in ("RGB", "RGBA"):
+        im = im.convert("RGBA" if _has_alpha(im) else "RGB")
+    return im
+
+
+def _has_alpha(im):
+    return im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info)
+
+
+def save_options(target, options, animated):
+    quality = options.get("quality")
+    kwargs = {}
+    if target in LOSSY:
+        kwargs["quality"] = quality or (85 if target == "jpg" else 80 if target == "webp" else 60)
+    if target == "jpg":
+        kwargs.update(optimize=True, progressive=True)
+    if target == "webp":
+        kwargs["method"] = 4
+    if target == "png":
+        kwargs["compress_level"] = 6
+    if target == "tiff":
+        kwargs["compression"] = "tiff_deflate"
+    if target == "pdf":
+        kwargs["resolution"] = 72.0
+    if target == "ico":
+        kwargs["sizes"] = [(16, 16), (32, 32), (48, 48), (64, 64), (128, 128), (256, 256)]
+    if animated:
+        kwargs["save_all"] = True
+    return kwargs
+
+
+def frames_of(im, target):
+    """Every frame, EXIF orientation applied, ready for the target."""
+    out, durations = [], []
+    for frame in ImageSequence.Iterator(im):
+        durations.append(frame.info.get("duration", 100))
+        out.append(prepare(ImageOps.exif_transpose(frame.copy()), target))
+    return out, durations
+
+
+@register
+class ImageConverter(Converter):
+    name = "pillow"
+    family = "media"
+    tool = ""
+    pairs = frozenset((s, t) for s in RASTER_SOURCES for t in TARGETS if s != t)
+    options = (Option("quality", int, "Quality of lossy formats (jpg, webp, avif)", min=1, max=100),)
+
+    def options_for(self, source, target):
+        return self.options if target in LOSSY else ()
+
+    def convert(self, ctx):
+        write_image(ctx.source_path, ctx.source_format, ctx.output_path, ctx.target_format, ctx.options)
+        ctx.set_progress(90)
+
+
+def write_image(src_path, src_fmt, out_path, target, options):
+    with open_image(src_path, src_fmt) as im:
+        n_frames = getattr(im, "n_frames", 1)
+        animated = n_frames > 1 and target in ANIMATED_TARGETS
+        if animated:
+            frames, durations = frames_of(im, target)
+        else:
+            im.seek(0)
+            frames, durations = [prepare(ImageOps.exif_transpose(im), target)], []
+        first = frames[0]
+        if target == "ico" and max(first.size) > ICO_MAX:
+            first = first.copy()
+            first.thumbnail((ICO_MAX, ICO_MAX))
+        kwargs = save_options(target, options, animated)
+        if animated:
+            kwargs["append_images"] = frames[1:]
+            if target in ("gif", "webp"):
+                kwargs.update(duration=durations, loop=im.info.get("loop", 0))
+        try:
+            first.save(out_path, format=PIL_FORMATS[target], **kwargs)
+        except (OSError, ValueError) as exc:
+            raise ConversionFailed(f"Could not write {target.upper()}: {exc}", code="encode_failed") from None
+
+
+@register
+class SvgConverter(Converter):
+    """SVG rasterized by rsvg-convert: no network, nothing outside its folder."""
+
+    name = "librsvg"
+    family = "media"
+    tool = "rsvg-convert"
+    pairs = frozenset(("svg", t) for t in TARGETS)
+    options = (
+        Option("width", int, "Output width in pixels (keeps the aspect ratio)", min=1, max=10000),
+        Option("quality", int, "Quality of lossy formats (jpg, webp, avif)", min=1, max=100),
+    )
+
+    def options_for(self, source, target):
+        return self.options if target in LOSSY else self.options[:1]
+
+    def convert(self, ctx):
+        png = ctx.workdir / "raster.png"
+        argv = ["rsvg-convert", "--format=png", f"--output={png}"]
+        if ctx.options.get("width"):
+            argv.append(f"--width={ctx.options['width']}")
+            argv.append("--keep-aspect-ratio")
+        argv.append(ctx.source_path.name)
+        ctx.run(argv, timeout=60, memory_mb=1024, tool="rsvg-convert")
+        ctx.set_progress(50)
+        if ctx.target_format == "png":
+            return png
+        write_image(png, "png", ctx.output_path, ctx.target_format, ctx.options)
+        return ctx.output_path
