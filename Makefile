@@ -1,0 +1,43 @@
+# Convert-All: `make run` and `make test` set everything up themselves.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+HOST ?= 127.0.0.1
+
+.PHONY: run test bench services deps system-deps system-test-deps python-deps migrate worker-documents worker-media worker-filters scheduler web check-deploy clean
+
+run: deps migrate ## start on the embedded default: SQLite, local files, in-process workers
+	$(PY) manage.py collectstatic --noinput -v0
+	@echo "Convert-All on http://$(HOST):$(PORT)"
+	exec $(VENV)/bin/gunicorn convertall.wsgi -c convertall/gunicorn.conf.py -b $(HOST):$(PORT) --workers 1 --threads 8
+
+test: system-test-deps python-deps ## set up and run the whole suite
+	$(PY) manage.py collectstatic --noinput -v0
+	$(PY) -m pytest
+
+bench: deps ## benchmarks; prints figures and writes bench/RESULTS.md
+	$(PY) bench/run.py
+
+deps: system-deps python-deps
+
+system-deps:
+	@scripts/system-deps.sh run
+
+system-test-deps:
+	@scripts/system-deps.sh test
+
+python-deps: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.lock
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q --require-hashes -r requirements.lock
+	touch $@
+
+migrate: python-deps
+	$(PY) manage.py migrate --noinput -v0
+
+clean:
+	rm -rf var staticfiles .pytest_cache
