@@ -16,6 +16,10 @@ test: system-test-deps python-deps ## set up and run the whole suite
 	$(PY) manage.py collectstatic --noinput -v0
 	$(PY) -m pytest
 
+services: system-deps system-test-deps python-deps ## production-shaped set on loopback: PostgreSQL, Redis, S3 (moto), gunicorn, a worker per queue
+	$(PY) manage.py collectstatic --noinput -v0
+	exec $(PY) scripts/stack.py --port $(PORT)
+
 bench: deps ## benchmarks; prints figures and writes bench/RESULTS.md
 	$(PY) bench/run.py
 
