@@ -5,12 +5,15 @@ from the header before any pixel is decoded.
 """
 
 import logging
+import warnings
 
 from django.conf import settings
 from PIL import Image, ImageOps, ImageSequence
 
 from conversions.errors import ConversionFailed
 from conversions.registry import Converter, Option, register
+
+from . import svgsize
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +24,12 @@ PIL_FORMATS = {"png": "PNG", "jpg": "JPEG", "webp": "WEBP", "gif": "GIF", "bmp":
 ANIMATED_TARGETS = {"gif", "webp", "tiff", "pdf"}
 LOSSY = {"jpg", "webp", "avif"}
 ICO_MAX = 256
+# All frames of an animation are decoded at once: their sum may reach this many caps.
+ANIMATION_PIXEL_FACTOR = 4
+
+# Every image over the cap is refused by our own check before decoding, so
+# Pillow's warning for sizes between the cap and twice the cap is only noise.
+warnings.simplefilter("ignore", Image.DecompressionBombWarning)
 
 _heif_registered = False
 
@@ -47,14 +56,23 @@ def open_image(path, fmt):
         raise _too_many_pixels(None, cap) from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ConversionFailed(f"The {fmt.upper()} image could not be read: {exc}", code="invalid_image") from None
-    width, height = im.size
-    if width * height > cap:
-        raise _too_many_pixels((width, height), cap)
+    try:
+        check_pixels(im.size)
+    except ConversionFailed:
+        im.close()
+        raise
     return im
 
 
+def check_pixels(size):
+    """Refuse one frame (or a rasterized SVG) over the pixel cap."""
+    cap = settings.MAX_IMAGE_PIXELS
+    if size[0] * size[1] > cap:
+        raise _too_many_pixels(size, cap)
+
+
 def _too_many_pixels(size, cap):
-    dims = f" ({size[0]}x{size[1]})" if size else ""
+    dims = f" ({size[0]:.0f}x{size[1]:.0f})" if size else ""
     return ConversionFailed(
         f"The image{dims} is larger than the {cap / 1e6:g}-megapixel limit; scale it down first.", code="image_too_large"
     )
@@ -70,22 +88,47 @@ def flatten(im, background=(255, 255, 255)):
     return im.convert("RGB") if im.mode != "RGB" else im
 
 
+def to_8bit(im):
+    """16-bit and float greyscale scaled into 0..255 (a plain convert would clip it)."""
+    if im.mode.startswith("I;16"):
+        return im.convert("I").point(lambda v: v / 256).convert("L")
+    if im.mode in ("I", "F"):
+        high = im.getextrema()[1]
+        # Float images mostly hold 0..1; wider ranges are scaled to their maximum.
+        scale = 255.0 if im.mode == "F" and high <= 1.0 else 255.0 / high if high > 255 else 1.0
+        if scale != 1.0:
+            im = im.point(lambda v: v * scale)
+        return im.convert("L")
+    return im
+
+
+def binary_alpha(im):
+    """RGBA whose pixels are fully opaque or fully clear (GIF stores nothing between)."""
+    rgba = im.convert("RGBA")
+    opaque = rgba.copy()
+    opaque.putalpha(255)
+    mask = rgba.getchannel("A").point(lambda v: 255 if v >= 128 else 0)
+    return Image.composite(opaque, Image.new("RGBA", rgba.size, (0, 0, 0, 0)), mask)
+
+
 def prepare(im, target):
     """Bring a decoded frame into a mode the target format can store."""
-    if target in ("jpg", "pdf"):
+    im = to_8bit(im)
+    # JPEG and PDF have no alpha; BMP readers mostly ignore it: composite on white.
+    if target in ("jpg", "pdf") or target == "bmp" and _has_alpha(im):
         return flatten(im)
-    if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        im = ImageOps.autocontrast(im.convert("I").point(lambda v: v / 256).convert("L"))
     if im.mode == "CMYK":
         im = im.convert("RGB")
     if target == "gif":
-        if im.mode in ("P", "L"):
-            return im
-        return im.convert("RGBA" if _has_alpha(im) else "RGB").quantize(256)
+        if _has_alpha(im):
+            # Pillow's GIF writer turns clear RGBA pixels into the transparent index.
+            return im if im.mode == "P" else binary_alpha(im)
+        return im if im.mode in ("P", "L") else im.convert("RGB").quantize(256)
     if target == "bmp":
-        if im.mode in ("1", "L", "P", "RGB"):
-            return im
-        return im.convert("RGBA" if _has_alpha(im) else "RGB")
+        return im if im.mode in ("1", "L", "P", "RGB") else im.convert("RGB")
+    if im.mode == "P" and "transparency" in im.info and target != "png":
+        # Only PNG and GIF keep a palette's transparent index; elsewhere it would turn opaque.
+        im = im.convert("RGBA")
     if im.mode not in ("1", "L", "LA", "P", "RGB", "RGBA"):
         im = im.convert("RGBA" if _has_alpha(im) else "RGB")
     if target in ("webp", "avif") and im.mode not in ("RGB", "RGBA"):
@@ -112,19 +155,38 @@ def save_options(target, options, animated):
         kwargs["compression"] = "tiff_deflate"
     if target == "pdf":
         kwargs["resolution"] = 72.0
-    if target == "ico":
-        kwargs["sizes"] = [(16, 16), (32, 32), (48, 48), (64, 64), (128, 128), (256, 256)]
     if animated:
         kwargs["save_all"] = True
     return kwargs
 
 
+def ico_sizes(size):
+    """The usual icon sizes that fit, plus the image's own (Pillow drops larger ones)."""
+    own = (min(size[0], ICO_MAX), min(size[1], ICO_MAX))
+    usual = [(s, s) for s in (16, 32, 48, 64, 128, 256) if s <= min(own)]
+    return sorted(set(usual) | {own})
+
+
 def frames_of(im, target):
-    """Every frame, EXIF orientation applied, ready for the target."""
-    out, durations = [], []
+    """Every frame, EXIF orientation applied, ready for the target.
+
+    Frames of a TIFF or ICO each have their own size, so the cap is checked per
+    frame; the sum over frames is capped too (all frames are held in memory).
+    """
+    out, durations, total = [], [], 0
+    total_cap = settings.MAX_IMAGE_PIXELS * ANIMATION_PIXEL_FACTOR
     for frame in ImageSequence.Iterator(im):
-        durations.append(frame.info.get("duration", 100))
-        out.append(prepare(ImageOps.exif_transpose(frame.copy()), target))
+        check_pixels(frame.size)
+        total += frame.size[0] * frame.size[1]
+        if total > total_cap:
+            raise ConversionFailed(
+                f"The animation's frames add up to more than {total_cap / 1e6:g} megapixels; "
+                "shorten it or scale it down first.",
+                code="image_too_large",
+            )
+        copy = frame.copy()  # loads the frame; WebP/AVIF only know its duration after that
+        durations.append(copy.info.get("duration", 100))
+        out.append(prepare(ImageOps.exif_transpose(copy), target))
     return out, durations
 
 
@@ -158,6 +220,8 @@ def write_image(src_path, src_fmt, out_path, target, options):
             first = first.copy()
             first.thumbnail((ICO_MAX, ICO_MAX))
         kwargs = save_options(target, options, animated)
+        if target == "ico":
+            kwargs["sizes"] = ico_sizes(first.size)
         if animated:
             kwargs["append_images"] = frames[1:]
             if target in ("gif", "webp"):
@@ -191,9 +255,14 @@ class SvgConverter(Converter):
             argv.append(f"--width={ctx.options['width']}")
             argv.append("--keep-aspect-ratio")
         argv.append(ctx.source_path.name)
+        size = svgsize.raster_size(ctx.source_path, ctx.options.get("width"))
+        if size is not None:
+            check_pixels(size)
         ctx.run(argv, timeout=60, memory_mb=1024, tool="rsvg-convert")
         ctx.set_progress(50)
         if ctx.target_format == "png":
+            with open_image(png, "png"):
+                pass  # the size the SVG declared may not be the size it drew
             return png
         write_image(png, "png", ctx.output_path, ctx.target_format, ctx.options)
         return ctx.output_path
