@@ -51,6 +51,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "conversions.middleware.ApiCacheControlMiddleware",
+    "accounts.middleware.UploadLimitMiddleware",
 ]
 
 ROOT_URLCONF = "convertall.urls"
@@ -182,11 +183,42 @@ JOB_LEASE_SECONDS = env.int("JOB_LEASE_SECONDS", default=60)
 REQUEUE_AFTER_SECONDS = env.int("REQUEUE_AFTER_SECONDS", default=120)
 UPLOAD_RETENTION_HOURS = env.int("UPLOAD_RETENTION_HOURS", default=24)
 OUTPUT_RETENTION_HOURS = env.int("OUTPUT_RETENTION_HOURS", default=48)
+
+# --- Scheduler (`manage.py scheduler`) ------------------------------------------
+RECONCILE_INTERVAL_SECONDS = env.int("RECONCILE_INTERVAL_SECONDS", default=30)
+PURGE_INTERVAL_SECONDS = env.int("PURGE_INTERVAL_SECONDS", default=300)
+# dramatiq-crontab's Redis lock: one scheduler runs; others wait as standbys.
+DRAMATIQ_CRONTAB = {
+    "REDIS_URL": REDIS_URL or None,
+    "LOCK_TIMEOUT": env.int("SCHEDULER_LOCK_TIMEOUT", default=10),
+    "LOCK_REFRESH_INTERVAL": env.int("SCHEDULER_LOCK_REFRESH", default=3),
+    "LOCK_BLOCKING_TIMEOUT": 5,
+}
 WORK_DIR = Path(env("WORK_DIR", default=str(VAR_DIR / "work")))
 RUNNER_TIMEOUT_SECONDS = env.int("RUNNER_TIMEOUT_SECONDS", default=300)
 RUNNER_MEMORY_MB = env.int("RUNNER_MEMORY_MB", default=2048)
 RUNNER_MAX_OUTPUT_MB = env.int("RUNNER_MAX_OUTPUT_MB", default=2048)
 RUNNER_NETWORK_ISOLATION = env.bool("RUNNER_NETWORK_ISOLATION", default=True)
+
+# --- Documents: the warm LibreOffice bridge (conversions/office_bridge.py).
+OFFICE_PYTHON = env("OFFICE_PYTHON", default="/usr/bin/python3")  # the Python that imports uno
+OFFICE_BRIDGE_RESTART_AFTER = env.int("OFFICE_BRIDGE_RESTART_AFTER", default=50)
+OFFICE_BRIDGE_TIMEOUT_SECONDS = env.float("OFFICE_BRIDGE_TIMEOUT_SECONDS", default=120)
+OFFICE_BRIDGE_START_SECONDS = env.int("OFFICE_BRIDGE_START_SECONDS", default=60)
+OFFICE_BRIDGE_MEMORY_MB = env.int("OFFICE_BRIDGE_MEMORY_MB", default=0)  # 0: no address-space cap
+# Zip containers (OOXML, ODF, EPUB) are checked before any tool opens them.
+ARCHIVE_MAX_UNCOMPRESSED_MB = env.int("ARCHIVE_MAX_UNCOMPRESSED_MB", default=512)
+ARCHIVE_MAX_RATIO = env.int("ARCHIVE_MAX_RATIO", default=200)
+ARCHIVE_MAX_ENTRIES = env.int("ARCHIVE_MAX_ENTRIES", default=10000)
+
+# --- Media (ffmpeg): caps checked from ffprobe's answer before any transcode.
+MEDIA_MAX_DURATION_SECONDS = env.int("MEDIA_MAX_DURATION_SECONDS", default=3 * 3600)
+MEDIA_MAX_WIDTH = env.int("MEDIA_MAX_WIDTH", default=7680)
+MEDIA_MAX_HEIGHT = env.int("MEDIA_MAX_HEIGHT", default=4320)
+MEDIA_MAX_FRAMES = env.int("MEDIA_MAX_FRAMES", default=1_000_000)
+MEDIA_MAX_GIF_SECONDS = env.int("MEDIA_MAX_GIF_SECONDS", default=120)
+MEDIA_PROBE_TIMEOUT_SECONDS = env.int("MEDIA_PROBE_TIMEOUT_SECONDS", default=30)
+MEDIA_MEMORY_MB = env.int("MEDIA_MEMORY_MB", default=4096)
 
 # Uploads always go to a temporary file: never read whole into memory.
 FILE_UPLOAD_HANDLERS = ["conversions.uploads.LimitedUploadHandler"]
@@ -196,6 +228,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # --- API -------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
@@ -229,6 +262,30 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = True
 
 # --- Auth, i18n ------------------------------------------------------------
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/accounts/"
+LOGOUT_REDIRECT_URL = "/"
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Convert-All <noreply@localhost>")
+
+
+def _quota(tier, max_upload_mb, jobs_per_day, concurrent_jobs, retention_hours):
+    """One kind of user's limits (accounts/quotas.py); 0 means no limit of its own."""
+    prefix = f"QUOTA_{tier.upper()}_"
+    return {
+        "max_upload_mb": env.int(prefix + "MAX_UPLOAD_MB", default=max_upload_mb),
+        "jobs_per_day": env.int(prefix + "JOBS_PER_DAY", default=jobs_per_day),
+        "concurrent_jobs": env.int(prefix + "CONCURRENT_JOBS", default=concurrent_jobs),
+        "retention_hours": env.int(prefix + "RETENTION_HOURS", default=retention_hours),
+    }
+
+
+# MAX_UPLOAD_BYTES stays the ceiling for everyone.
+QUOTAS = {
+    "anonymous": _quota("anonymous", 100, 50, 3, 24),
+    "user": _quota("user", 500, 500, 5, 48),
+    "staff": _quota("staff", 0, 0, 20, 168),
+}
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
