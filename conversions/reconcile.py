@@ -24,7 +24,7 @@ def requeue_stuck(*, older_than_seconds=None, include_running=True):
         older_than_seconds = settings.REQUEUE_AFTER_SECONDS
     jobs = list(Job.objects.stale_queued(timedelta(seconds=older_than_seconds)))
     if include_running:
-        jobs += list(Job.objects.lease_expired())
+        jobs += _release_dead_leases()
     sent = 0
     for job in jobs:
         if job_enqueue(job):
@@ -34,6 +34,23 @@ def requeue_stuck(*, older_than_seconds=None, include_running=True):
         Job.objects.filter(pk=job.pk, status=job.status).update(updated_at=timezone.now())
     logger.info("requeue_stuck: requeued=%s examined=%s", sent, len(jobs))
     return sent
+
+
+def _release_dead_leases():
+    """Running jobs whose lease ran out go back to queued, one conditional UPDATE each.
+
+    Released, they are re-sent once now and then only after
+    REQUEUE_AFTER_SECONDS like any queued job (not on every pass while the
+    workers are busy); a late finish by the presumed-dead worker matches no row.
+    """
+    released = []
+    for job in Job.objects.lease_expired():
+        if Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING, lease_until=job.lease_until).update(
+            status=JobStatus.QUEUED, lease_until=None, updated_at=timezone.now()
+        ):
+            job.status = JobStatus.QUEUED
+            released.append(job)
+    return released
 
 
 def purge_expired(now=None):
@@ -53,4 +70,27 @@ def purge_expired(now=None):
         job_purge_files(job)
         count += 1
     logger.info("purge_expired: purged=%s", count)
+    return count
+
+
+def purge_old_uploads(now=None):
+    """Delete the uploads of finished jobs after UPLOAD_RETENTION_HOURS.
+
+    A succeeded job keeps its output until OUTPUT_RETENTION_HOURS, but its
+    source file goes after the shorter upload retention. Clearing source_key
+    in the same conditional UPDATE makes a second pass a no-op.
+    """
+    from . import storage
+
+    now = now or timezone.now()
+    cutoff = now - timedelta(hours=settings.UPLOAD_RETENTION_HOURS)
+    finished = [JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.EXPIRED]
+    due = Job.objects.filter(status__in=finished, created_at__lt=cutoff, files_purged_at__isnull=True).exclude(
+        source_key=""
+    )
+    count = 0
+    for job_id, key in due.values_list("pk", "source_key").iterator():
+        storage.delete_quietly(storage.uploads(), key)
+        count += Job.objects.filter(pk=job_id, source_key=key).update(source_key="", updated_at=timezone.now())
+    logger.info("purge_old_uploads: deleted=%s", count)
     return count

@@ -1,0 +1,57 @@
+"""Periodic maintenance the scheduler runs: reconcile the queue, purge old files.
+
+Each task wraps a function of `reconcile.py`, times it and logs its counts as
+one line. Every task is idempotent: two schedulers racing (a failover) or an
+operator running `manage.py requeue_stuck` at the same time change nothing
+twice, because every state change underneath is a conditional UPDATE.
+"""
+
+import logging
+import time
+
+from django.conf import settings
+from django.db import close_old_connections
+
+logger = logging.getLogger(__name__)
+
+
+def requeue_stuck():
+    from . import reconcile
+
+    return reconcile.requeue_stuck()
+
+
+def purge_expired():
+    from . import reconcile
+
+    return {"expired": reconcile.purge_expired(), "uploads": reconcile.purge_old_uploads()}
+
+
+def tasks():
+    """(name, function, interval in seconds) of every periodic task."""
+    return [
+        ("requeue_stuck", requeue_stuck, settings.RECONCILE_INTERVAL_SECONDS),
+        ("purge_expired", purge_expired, settings.PURGE_INTERVAL_SECONDS),
+    ]
+
+
+def run_task(name, fn):
+    """Run one task in a scheduler thread: never raise, always log the outcome."""
+    close_old_connections()  # a connection from before a database restart is dead
+    t0 = time.monotonic()
+    try:
+        result = fn()
+    except Exception:
+        logger.exception("maintenance task failed task=%s seconds=%.3f", name, time.monotonic() - t0)
+        return None
+    finally:
+        close_old_connections()
+    seconds = time.monotonic() - t0
+    logger.info(
+        "maintenance task=%s result=%s seconds=%.3f",
+        name,
+        result,
+        seconds,
+        extra={"task": name, "result": result, "seconds": round(seconds, 3)},
+    )
+    return result
