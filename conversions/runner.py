@@ -9,6 +9,7 @@ stderr captured into a readable error.
 
 import logging
 import os
+import re
 import signal
 import subprocess
 import tempfile
@@ -55,7 +56,9 @@ def _network_isolation_prefix():
 
 
 def _limits_prefix(memory_mb, cpu_seconds, max_file_mb):
-    args = ["prlimit", f"--cpu={int(cpu_seconds)}", "--core=0", f"--fsize={int(max_file_mb) * 1024 * 1024}"]
+    # Soft CPU limit below the hard one: SIGXCPU first (a readable cause), SIGKILL a second later.
+    cpu = int(cpu_seconds)
+    args = ["prlimit", f"--cpu={cpu}:{cpu + 1}", "--core=0", f"--fsize={int(max_file_mb) * 1024 * 1024}"]
     if memory_mb:
         args.append(f"--as={int(memory_mb) * 1024 * 1024}")
     return [*args, "--"]
@@ -161,11 +164,21 @@ def _kill_group(proc):
             pass
 
 
+# How tools say malloc failed under the address-space limit (they often abort or exit 1).
+_OUT_OF_MEMORY = re.compile(
+    r"out of memory|MemoryError|cannot allocate memory|no memory|bad_alloc|failed to allocate|allocation failed", re.I
+)
+
+
 def _explain(tool, returncode, stderr):
+    if returncode != 0 and _OUT_OF_MEMORY.search(stderr or ""):
+        return f"{tool} ran out of memory; the file may be too large or malformed. ({tail(stderr, 200)})"
     if returncode < 0:
         sig = signal.Signals(-returncode).name
-        if sig in ("SIGXCPU", "SIGKILL"):
-            return f"{tool} ran out of its CPU or memory allowance ({sig}); the file may be too large or malformed."
+        if sig == "SIGXCPU":
+            return f"{tool} used up its CPU time allowance (SIGXCPU); the file may be too large or malformed."
+        if sig == "SIGKILL":
+            return f"{tool} was killed (SIGKILL), most likely out of memory; the file may be too large or malformed."
         if sig == "SIGXFSZ":
             return f"{tool} produced an output larger than the allowed size."
         return f"{tool} crashed ({sig}); the file may be damaged."
