@@ -8,7 +8,7 @@ import logging
 import warnings
 
 from django.conf import settings
-from PIL import Image, ImageOps, ImageSequence
+from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
 from conversions.errors import ConversionFailed
 from conversions.registry import Converter, Option, register
@@ -55,13 +55,22 @@ def open_image(path, fmt):
     except Image.DecompressionBombError:
         raise _too_many_pixels(None, cap) from None
     except (OSError, SyntaxError, ValueError) as exc:
-        raise ConversionFailed(f"The {fmt.upper()} image could not be read: {exc}", code="invalid_image") from None
+        raise unreadable(fmt, exc, path) from None
     try:
         check_pixels(im.size)
     except ConversionFailed:
         im.close()
         raise
     return im
+
+
+def unreadable(fmt, exc, path):
+    """Bad input (never retried), worded without the server's paths."""
+    if isinstance(exc, UnidentifiedImageError):
+        detail = "it is not a valid image of that type"
+    else:
+        detail = str(exc).replace(str(path), "the file") or type(exc).__name__
+    return ConversionFailed(f"The {fmt.upper()} image could not be read: {detail}.", code="invalid_image")
 
 
 def check_pixels(size):
@@ -206,15 +215,22 @@ class ImageConverter(Converter):
         ctx.set_progress(90)
 
 
+def decode(im, target, animated):
+    if animated:
+        return frames_of(im, target)
+    im.seek(0)
+    return [prepare(ImageOps.exif_transpose(im), target)], []
+
+
 def write_image(src_path, src_fmt, out_path, target, options):
     with open_image(src_path, src_fmt) as im:
         n_frames = getattr(im, "n_frames", 1)
         animated = n_frames > 1 and target in ANIMATED_TARGETS
-        if animated:
-            frames, durations = frames_of(im, target)
-        else:
-            im.seek(0)
-            frames, durations = [prepare(ImageOps.exif_transpose(im), target)], []
+        try:
+            frames, durations = decode(im, target, animated)
+        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+            # Pixels are decoded lazily: a truncated or corrupt body only fails here.
+            raise unreadable(src_fmt, exc, src_path) from None
         first = frames[0]
         if target == "ico" and max(first.size) > ICO_MAX:
             first = first.copy()

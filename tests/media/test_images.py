@@ -351,3 +351,26 @@ def test_svg_external_references_are_not_fetched(tmp_path, rsvg, green_server, s
         for x in (5, 15, 25, 35):
             assert not close(rgb.getpixel((x, 5)), GREEN), (x, rgb.getpixel((x, 5)))
         assert close(rgb.getpixel((45, 5)), GREEN)
+
+
+@pytest.mark.parametrize("fmt", ["png", "jpg", "gif", "webp", "tiff"])
+def test_a_truncated_image_is_bad_input_not_a_crash(tmp_path, fmt):
+    """Pixels decode lazily: the failure must still be ConversionFailed (never retried)."""
+    full = tmp_path / f"full.{fmt}"
+    Image.effect_noise((300, 200), 64).convert("RGB").save(full, format=PIL_NAMES[fmt])
+    data = full.read_bytes()
+    src = tmp_path / f"cut.{fmt}"
+    src.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ConversionFailed) as err:
+        convert(tmp_path, src, fmt, "png" if fmt != "png" else "jpg")
+    assert err.value.code == "invalid_image"
+    assert str(tmp_path) not in err.value.message
+
+
+def test_garbage_with_a_valid_signature_is_refused_without_paths(tmp_path):
+    src = tmp_path / "fake.jpg"
+    src.write_bytes(b"\xff\xd8\xff\xe0" + bytes(200))
+    with pytest.raises(ConversionFailed) as err:
+        convert(tmp_path, src, "jpg", "png")
+    assert err.value.code == "invalid_image"
+    assert err.value.message == "The JPG image could not be read: it is not a valid image of that type."
