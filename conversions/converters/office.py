@@ -1,0 +1,188 @@
+"""Word processing, spreadsheets and presentations through a warm LibreOffice.
+
+Every job goes to the process's warm bridge (conversions/office_bridge.py);
+only when the bridge cannot start at all does a job pay for a cold
+`soffice --convert-to`, with the same hardened throw-away profile. Zip-based
+inputs are checked for bombs and hostile names before LibreOffice sees them.
+Slides to images: the deck goes to PDF on the warm office, then poppler draws
+one image per slide (LibreOffice's own png export draws only the first slide).
+"""
+
+import logging
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from conversions import archives
+from conversions.errors import ConversionFailed
+from conversions.lo_bridge import write_profile
+from conversions.office_bridge import BridgeUnavailable, manager
+from conversions.registry import Converter, Option, register
+
+logger = logging.getLogger(__name__)
+
+WRITER_SOURCES = ("doc", "docx", "odt", "rtf", "txt", "html")
+WRITER_TARGETS = ("pdf", "docx", "odt", "rtf", "txt", "html", "epub")
+WORD_FORMATS = ("doc", "docx", "odt")  # these also convert to each other, doc included
+CALC_SOURCES = ("xls", "xlsx", "ods", "csv")
+CALC_TARGETS = ("pdf", "xlsx", "ods", "csv", "html")
+IMPRESS_SOURCES = ("ppt", "pptx", "odp")
+IMPRESS_TARGETS = ("pdf", "pptx", "odp", "png", "jpg")
+CSV_OPTIONS = "44,34,76,1"  # comma, double quote, UTF-8, from line 1
+# Export: the same, and text quoted only where needed (LibreOffice quotes every text cell otherwise).
+CSV_EXPORT_OPTIONS = "44,34,76,1,,0,false,true,true,false,false"
+
+KIND_OF = {**{s: "text" for s in WRITER_SOURCES}, **{s: "spreadsheet" for s in CALC_SOURCES},
+           **{s: "presentation" for s in IMPRESS_SOURCES}}  # fmt: skip
+
+# Plain inputs are opened with an explicit filter: txt would otherwise open in
+# Writer/Web or Calc depending on its content, csv as text.
+LOAD_FILTERS = {
+    "txt": ("Text (encoded)", "UTF8"),
+    "html": ("HTML (StarWriter)", ""),
+    "csv": ("Text - txt - csv (StarCalc)", CSV_OPTIONS),
+}
+
+EXPORT_FILTERS = {
+    ("text", "pdf"): ("writer_pdf_Export", ""),
+    ("text", "docx"): ("MS Word 2007 XML", ""),
+    ("text", "doc"): ("MS Word 97", ""),
+    ("text", "odt"): ("writer8", ""),
+    ("text", "rtf"): ("Rich Text Format", ""),
+    ("text", "txt"): ("Text (encoded)", "UTF8"),
+    ("text", "html"): ("HTML (StarWriter)", "EmbedImages"),
+    ("text", "epub"): ("EPUB", ""),
+    ("spreadsheet", "pdf"): ("calc_pdf_Export", ""),
+    ("spreadsheet", "xlsx"): ("Calc MS Excel 2007 XML", ""),
+    ("spreadsheet", "ods"): ("calc8", ""),
+    ("spreadsheet", "csv"): ("Text - txt - csv (StarCalc)", CSV_EXPORT_OPTIONS),
+    ("spreadsheet", "html"): ("HTML (StarCalc)", ""),
+    ("presentation", "pdf"): ("impress_pdf_Export", ""),
+    ("presentation", "pptx"): ("Impress MS PowerPoint 2007 XML", ""),
+    ("presentation", "odp"): ("impress8", ""),
+}
+
+
+def _pairs():
+    pairs = {(s, t) for s in WRITER_SOURCES for t in WRITER_TARGETS}
+    pairs |= {(s, t) for s in WORD_FORMATS for t in WORD_FORMATS}
+    pairs |= {(s, t) for s in CALC_SOURCES for t in CALC_TARGETS}
+    pairs |= {(s, t) for s in IMPRESS_SOURCES for t in IMPRESS_TARGETS}
+    return frozenset((s, t) for s, t in pairs if s != t)
+
+
+@dataclass
+class OfficeJob:
+    """One LibreOffice load + store, as the bridge and the cold path both need it."""
+
+    src: Path
+    dst: Path
+    kind: str
+    load_filter: str
+    load_options: str
+    export_filter: str
+    export_options: str
+
+    @classmethod
+    def plan(cls, src, source_format, dst, target):
+        kind = KIND_OF[source_format]
+        load_filter, load_options = LOAD_FILTERS.get(source_format, ("", ""))
+        export_filter, export_options = EXPORT_FILTERS[(kind, target)]
+        return cls(Path(src), Path(dst), kind, load_filter, load_options, export_filter, export_options)
+
+    def request(self):
+        return {
+            "op": "convert", "src": str(self.src), "dst": str(self.dst), "kinds": [self.kind],
+            "load_filter": self.load_filter, "load_options": self.load_options,
+            "export_filter": self.export_filter, "export_options": self.export_options,
+        }  # fmt: skip
+
+
+def office_convert(ctx, job):
+    """Run one OfficeJob on the warm bridge, or cold if the bridge cannot start."""
+    started = time.monotonic()
+    try:
+        reply = manager().convert(job.request(), on_tick=ctx.tick)
+        path = "warm"
+    except BridgeUnavailable:
+        _cold_convert(ctx, job)
+        reply, path = {"ok": True}, "cold"
+    if not reply.get("ok"):
+        raise _failure(reply, ctx.source_format)
+    if not job.dst.exists() or job.dst.stat().st_size == 0:
+        raise ConversionFailed("LibreOffice produced no output for this file.", code="empty_output")
+    logger.info(
+        "office job=%s family=documents tool=soffice path=%s filter=%s seconds=%.3f",
+        ctx.job_id, path, job.export_filter, time.monotonic() - started,
+    )  # fmt: skip
+
+
+def _failure(reply, source_format):
+    if reply.get("code") == "wrong_kind":
+        return ConversionFailed(
+            f"The {source_format.upper()} file {reply.get('error', 'opened as another kind of document')}; "
+            "check that it is what its extension says.",
+            code="wrong_document_kind",
+        )
+    detail = reply.get("error", "")
+    return ConversionFailed(
+        f"LibreOffice could not convert this {source_format.upper()} file; it may be damaged or password-protected. "
+        f"({detail[:300]})",
+        code="office_failed",
+    )
+
+
+def _cold_convert(ctx, job):
+    """`soffice --convert-to` in the sandbox: the fallback when no bridge can start."""
+    profile = Path(tempfile.mkdtemp(prefix="lo-profile-", dir=ctx.workdir))
+    outdir = Path(tempfile.mkdtemp(prefix="lo-out-", dir=ctx.workdir))
+    ext = job.dst.suffix.lstrip(".")
+    target = f"{ext}:{job.export_filter}" + (f":{job.export_options}" if job.export_options else "")
+    argv = ["soffice", "--headless", "--norestore", "--nolockcheck", "--nologo",
+            f"-env:UserInstallation={write_profile(profile)}"]  # fmt: skip
+    if job.load_filter:
+        argv.append(f"--infilter={job.load_filter}" + (f":{job.load_options}" if job.load_options else ""))
+    argv += ["--convert-to", target, "--outdir", str(outdir), str(job.src)]
+    ctx.run(argv, timeout=_timeout(), memory_mb=0, tool="soffice", env={"SAL_USE_VCLPLUGIN": "svp"})
+    produced = outdir / f"{job.src.stem}.{ext}"
+    if not produced.exists():
+        raise ConversionFailed("LibreOffice could not convert this file.", code="office_failed")
+    produced.replace(job.dst)
+
+
+def _timeout():
+    from django.conf import settings
+
+    return getattr(settings, "OFFICE_BRIDGE_TIMEOUT_SECONDS", 120)
+
+
+@register
+class OfficeConverter(Converter):
+    name = "libreoffice"
+    family = "documents"
+    tool = "soffice"
+    pairs = _pairs()
+    priority = 10
+    options = (Option("dpi", int, "Resolution of slide images", default=110, min=36, max=300),)
+
+    def options_for(self, source, target):
+        return self.options if target in ("png", "jpg") else ()
+
+    def convert(self, ctx):
+        archives.check_container(ctx.source_path, ctx.source_format)
+        ctx.set_progress(10)
+        if ctx.target_format in ("png", "jpg"):
+            return self._slides_to_images(ctx)
+        job = OfficeJob.plan(ctx.source_path, ctx.source_format, ctx.output_path, ctx.target_format)
+        office_convert(ctx, job)
+        ctx.set_progress(95)
+        return ctx.output_path
+
+    def _slides_to_images(self, ctx):
+        from conversions.converters.pdf import rasterize
+
+        pdf = ctx.workdir / "slides.pdf"
+        office_convert(ctx, OfficeJob.plan(ctx.source_path, ctx.source_format, pdf, "pdf"))
+        ctx.set_progress(50)
+        return rasterize(ctx, pdf, ctx.target_format, dpi=ctx.options.get("dpi", 110), name="slide")

@@ -1,0 +1,121 @@
+"""Document conversions on real files: every pair family through the real tools.
+
+The converters run exactly as a worker runs them (registry -> converter ->
+warm LibreOffice bridge / pandoc / poppler), on files the tools made, and
+every output is opened and checked for the source's text, pages and cells.
+"""
+
+import re
+import shutil
+import zipfile
+
+import pytest
+
+from conversions.context import ConversionContext
+from conversions.registry import registry
+from tests.documents_fixtures import documents, office_bridge, pdf_pages, pdf_text  # noqa: F401
+
+WRITER = ("doc", "docx", "odt", "rtf", "txt", "html")
+CALC = ("xls", "xlsx", "ods", "csv")
+IMPRESS = ("ppt", "pptx", "odp")
+
+
+def convert(tmp_path, src, source_format, target, **options):
+    converter = registry.find(source_format, target)
+    assert converter is not None, f"no converter for {source_format} -> {target}"
+    workdir = tmp_path / f"work-{source_format}-{target}"
+    workdir.mkdir()
+    source = workdir / f"source.{source_format}"
+    shutil.copy(src, source)
+    ctx = ConversionContext(
+        workdir=workdir, source_path=source, source_format=source_format, target_format=target,
+        options=converter.clean_options(source_format, target, options),
+    )  # fmt: skip
+    out = converter.convert(ctx) or ctx.output_path
+    assert out.exists() and out.stat().st_size > 0
+    return out, ctx, converter
+
+
+def text_of(path, fmt):
+    """The readable text of a document, however it is stored."""
+    if fmt == "pdf":
+        return pdf_text(path)
+    if fmt in ("doc", "xls", "ppt"):
+        raw = path.read_bytes()
+        return raw.decode("latin-1") + raw.decode("utf-16-le", "replace")
+    if fmt in ("docx", "xlsx", "pptx", "odt", "ods", "odp", "epub"):
+        with zipfile.ZipFile(path) as zf:
+            parts = [n for n in zf.namelist() if n.endswith(".xml") or n.endswith(".xhtml")]
+            return re.sub(r"<[^>]+>", " ", " ".join(zf.read(n).decode("utf-8", "replace") for n in parts))
+    return path.read_text(errors="replace")
+
+
+@pytest.mark.parametrize("target", ["pdf", "docx", "odt", "rtf", "txt", "html", "epub"])
+@pytest.mark.parametrize("source", WRITER)
+def test_word_processing_pairs(tmp_path, documents, office_bridge, source, target):
+    if source == target:
+        pytest.skip("same format")
+    out, ctx, converter = convert(tmp_path, documents[source], source, target)
+    assert converter.name == "libreoffice"
+    assert ctx.output_format == target
+    assert "Quarterly report about migrating herons" in " ".join(text_of(out, target).split())
+
+
+@pytest.mark.parametrize("source,target", [("docx", "doc"), ("odt", "doc"), ("doc", "odt")])
+def test_word_formats_to_each_other(tmp_path, documents, office_bridge, source, target):
+    out, _, _ = convert(tmp_path, documents[source], source, target)
+    assert "Quarterly report about migrating herons" in text_of(out, target)
+
+
+@pytest.mark.parametrize("target", ["pdf", "xlsx", "ods", "csv", "html"])
+@pytest.mark.parametrize("source", CALC)
+def test_spreadsheet_pairs(tmp_path, documents, office_bridge, source, target):
+    if source == target:
+        pytest.skip("same format")
+    out, _, converter = convert(tmp_path, documents[source], source, target)
+    assert converter.name == "libreoffice"
+    text = text_of(out, target)
+    for cell in ("heron", "crane", "stork", "2.25"):
+        assert cell in text, (cell, text[:500])
+
+
+def test_xlsx_cells_keep_their_values(tmp_path, documents, office_bridge):
+    out, _, _ = convert(tmp_path, documents["ods"], "ods", "xlsx")
+    csv_back, _, _ = convert(tmp_path, out, "xlsx", "csv")
+    rows = [line.split(",") for line in csv_back.read_text().splitlines()]
+    assert rows[0] == ["name", "count", "price"]
+    assert rows[3] == ["stork", "11", "4"]
+
+
+@pytest.mark.parametrize("target", ["pdf", "pptx", "odp"])
+@pytest.mark.parametrize("source", IMPRESS)
+def test_presentation_pairs(tmp_path, documents, office_bridge, source, target):
+    if source == target:
+        pytest.skip("same format")
+    out, _, _ = convert(tmp_path, documents[source], source, target)
+    text = " ".join(text_of(out, target).split())
+    for words in ("Herons fly south", "Cranes stay home", "Storks carry babies"):
+        assert words in text
+
+
+def test_slides_count_survives_to_pdf(tmp_path, documents, office_bridge):
+    out, _, _ = convert(tmp_path, documents["pptx"], "pptx", "pdf")
+    # pandoc's deck: a title slide and three content slides.
+    assert pdf_pages(out) == 4
+
+
+@pytest.mark.parametrize("fmt,magic", [("png", b"\x89PNG"), ("jpg", b"\xff\xd8\xff")])
+def test_slides_to_images_come_back_as_a_zip_of_one_image_per_slide(tmp_path, documents, office_bridge, fmt, magic):
+    out, ctx, _ = convert(tmp_path, documents["pptx"], "pptx", fmt, dpi=50)
+    assert ctx.output_format == "zip"
+    with zipfile.ZipFile(out) as zf:
+        names = zf.namelist()
+        assert names == [f"slide-{i:02d}.{fmt}" for i in range(1, 5)]
+        assert all(zf.read(n).startswith(magic) for n in names)
+
+
+def test_ten_page_docx_to_pdf_keeps_its_pages(tmp_path, documents, office_bridge):
+    out, _, _ = convert(tmp_path, documents["long_docx"], "docx", "pdf")
+    text = pdf_text(out)
+    assert "migrating herons chapter 10" in " ".join(text.split())
+    assert pdf_pages(out) >= 10
