@@ -1,7 +1,15 @@
 from django.urls import path
 
-from . import views
+from . import job_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("converters/", views.converter_list, name="converter-list"),
+    path("converters/<slug:slug>", views.converter_detail, name="converter"),
+    path("sitemap.xml", views.sitemap, name="sitemap"),
+    path("robots.txt", views.robots, name="robots"),
+    path("convert", job_views.convert_submit, name="convert-submit"),
+    path("jobs/<str:job_id>", job_views.job_page, name="job"),
+    path("jobs/<str:job_id>/delete", job_views.job_delete_page, name="job-delete"),
+    path("history", job_views.history, name="history"),
 ]

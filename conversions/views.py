@@ -1,15 +1,89 @@
-"""Pages and error handlers (the full site lives in issue-6 work)."""
+"""Catalog pages (the same for everyone, so a CDN may cache them) and error handlers.
 
+Nothing here reads the session or the user: a cached page must not carry a
+CSRF token, a user name or a `Vary: Cookie`. The header's account link and
+the form's submit work without anything personal in this HTML.
+"""
+
+from django.conf import settings
+from django.http import Http404, HttpResponse, HttpResponsePermanentRedirect
 from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.views.decorators.cache import cache_control
 
+from . import pages
 from .errors import json_error
-from .registry import registry
+
+PAGE_MAX_AGE = getattr(settings, "PAGE_CACHE_SECONDS", 600)
+public_page = cache_control(public=True, max_age=PAGE_MAX_AGE)
 
 
-@cache_control(public=True, max_age=300)
+@public_page
 def home(request):
-    return render(request, "conversions/home.html", {"catalog": registry.catalog()})
+    groups = pages.grouped()
+    return render(
+        request,
+        "conversions/home.html",
+        {"groups": groups, "count": sum(len(g[2]) for g in groups), "canonical": reverse("home"), "cacheable": True},
+    )
+
+
+@public_page
+def converter_list(request):
+    return render(
+        request,
+        "conversions/converter_list.html",
+        {"groups": pages.grouped(), "canonical": reverse("converter-list"), "cacheable": True},
+    )
+
+
+@public_page
+def converter_detail(request, slug):
+    pair, canonical = pages.resolve(slug)
+    if pair is None:
+        raise Http404("No such converter.")
+    if canonical != slug:
+        return HttpResponsePermanentRedirect(reverse("converter", args=[canonical]))
+    return render(request, "conversions/converter.html", converter_context(pair))
+
+
+def converter_context(pair, **extra):
+    return {
+        "pair": pair,
+        "related": pages.related(pair),
+        "fields": pages.option_fields(pair),
+        "accept": accept_attr(pair.source),
+        "canonical": reverse("converter", args=[pair.slug]),
+        "cacheable": True,
+        **extra,
+    }
+
+
+def accept_attr(source):
+    from . import formats
+
+    fmt = formats.FORMATS.get(source)
+    if fmt is None:
+        return ""
+    exts = [f".{source}", *(f".{a}" for a in fmt.aliases)]
+    return ",".join([*exts, fmt.content_type])
+
+
+@public_page
+def sitemap(request):
+    base = request.build_absolute_uri("/").rstrip("/")
+    urls = [base + reverse("home"), base + reverse("converter-list")]
+    urls += [base + reverse("converter", args=[p.slug]) for p in pages.all_pairs()]
+    body = render_to_string("conversions/sitemap.xml", {"urls": urls})
+    return HttpResponse(body, content_type="application/xml")
+
+
+@public_page
+def robots(request):
+    sitemap_url = request.build_absolute_uri(reverse("sitemap"))
+    body = f"User-agent: *\nDisallow: /jobs/\nDisallow: /history\nDisallow: /accounts/\nSitemap: {sitemap_url}\n"
+    return HttpResponse(body, content_type="text/plain")
 
 
 def not_found(request, exception=None):

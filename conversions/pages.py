@@ -1,0 +1,173 @@
+"""The converter pages' view of the registry: slugs, groups, related pairs.
+
+Pages never keep a second list of converters: every page, the home page's
+groups and the sitemap are derived from `registry.pairs()` on each request,
+so a converter registered by another module appears on its own.
+"""
+
+from dataclasses import dataclass
+
+from django.utils.text import slugify
+
+from . import formats
+from .registry import registry
+
+# Friendly slug words for the formats people search for by product name.
+FRIENDLY = {"docx": "word", "xlsx": "excel", "pptx": "powerpoint"}
+_FROM_FRIENDLY = {v: k for k, v in FRIENDLY.items()}
+
+# Home page groups, in display order.
+GROUPS = (
+    ("documents", "Documents"),
+    ("images", "Images"),
+    ("audio", "Audio"),
+    ("video", "Video"),
+    ("pdf", "PDF tools"),
+    ("filters", "Filters"),
+)
+_GROUP_OF_CATEGORY = {
+    "image": "images",
+    "audio": "audio",
+    "video": "video",
+    "pdf": "pdf",
+    "document": "documents",
+    "spreadsheet": "documents",
+    "presentation": "documents",
+    "text": "documents",
+    "ebook": "documents",
+}
+
+
+def word(fmt):
+    """The slug word for a format: 'word' for docx, the format name otherwise."""
+    return FRIENDLY.get(fmt, fmt)
+
+
+def label(fmt):
+    try:
+        return formats.get(fmt).title
+    except KeyError:
+        return fmt.upper()
+
+
+@dataclass(frozen=True)
+class PagePair:
+    source: str
+    target: str
+    converter: object
+
+    @property
+    def slug(self):
+        if self.source == self.target:
+            return f"{word(self.source)}-{slugify(self.converter.name)}"
+        return f"{word(self.source)}-to-{word(self.target)}"
+
+    @property
+    def source_label(self):
+        return label(self.source)
+
+    @property
+    def target_label(self):
+        return label(self.target)
+
+    @property
+    def title(self):
+        if self.source == self.target:
+            return f"{self.source_label} {self.converter.name}"
+        return f"{self.source_label} to {self.target_label}"
+
+    @property
+    def group(self):
+        if self.converter.family == "filters":
+            return "filters"
+        category = formats.FORMATS[self.source].category if self.source in formats.FORMATS else ""
+        return _GROUP_OF_CATEGORY.get(category, "documents")
+
+    @property
+    def description(self):
+        return (
+            f"Convert {self.source_label} files to {self.target_label} online, free. "
+            f"Upload a .{self.source} file, get a .{self.target} back in seconds; files are deleted automatically."
+        )
+
+    @property
+    def options(self):
+        return self.converter.options_for(self.source, self.target)
+
+    @property
+    def search_text(self):
+        words = {self.source, self.target, word(self.source), word(self.target), self.source_label, self.target_label}
+        return " ".join(sorted(w.lower() for w in words))
+
+
+def all_pairs():
+    return [PagePair(s, t, c) for s, t, c in registry.pairs()]
+
+
+def by_slug():
+    return {p.slug: p for p in all_pairs()}
+
+
+def _format_from_word(w):
+    return _FROM_FRIENDLY.get(w) or formats.normalize(w)
+
+
+def resolve(slug):
+    """(pair, canonical_slug) for a slug, accepting plain extensions and aliases; (None, None) if unknown."""
+    pages = by_slug()
+    if slug in pages:
+        return pages[slug], slug
+    source, sep, target = slug.lower().partition("-to-")
+    if not sep:
+        return None, None
+    src, tgt = _format_from_word(source), _format_from_word(target)
+    for pair in pages.values():
+        if (pair.source, pair.target) == (src, tgt):
+            return pair, pair.slug
+    return None, None
+
+
+def grouped():
+    """[(key, title, [pairs])] for the home page, empty groups left out."""
+    buckets = {key: [] for key, _ in GROUPS}
+    for pair in all_pairs():
+        buckets[pair.group].append(pair)
+    return [(key, title, buckets[key]) for key, title in GROUPS if buckets[key]]
+
+
+def related(pair, limit=12):
+    """Other pairs from the same source, then into the same target."""
+    out = []
+    pairs = all_pairs()
+    for p in pairs:
+        if p.source == pair.source and p.slug != pair.slug:
+            out.append(p)
+    for p in pairs:
+        if p.target == pair.target and p.source != pair.source:
+            out.append(p)
+    return out[:limit]
+
+
+def option_fields(pair):
+    """The converter's Options as form field descriptions for the template."""
+    fields = []
+    for opt in pair.options:
+        field = {
+            "id": f"opt-{opt.name}",
+            "name": f"opt_{opt.name}",
+            "label": opt.name.replace("_", " ").capitalize(),
+            "help": opt.help,
+            "default": "" if opt.default is None else opt.default,
+            "min": opt.min,
+            "max": opt.max,
+        }
+        if opt.choices:
+            field.update(input="select", choices=[str(c) for c in opt.choices], default=str(field["default"]))
+        elif opt.type is bool:
+            field["input"] = "checkbox"
+        elif opt.type in (int, float):
+            field.update(input="number", step="1" if opt.type is int else "any")
+        else:
+            field["input"] = "text"
+        fields.append(field)
+    return fields

@@ -1,0 +1,152 @@
+// Converter page: drag and drop, upload progress (bytes sent), then the job's
+// live status from the API, then a download button. Without JavaScript the
+// form is a plain POST that lands on /jobs/<id>, which refreshes itself.
+(function () {
+  "use strict";
+  var form = document.querySelector("[data-convert]");
+  if (!form || !window.XMLHttpRequest || !window.FormData || !window.fetch) return;
+  var $ = function (sel) { return document.querySelector(sel); };
+  var input = form.querySelector("input[type=file]");
+  var dropzone = form.querySelector("[data-dropzone]");
+  var fileName = form.querySelector("[data-file-name]");
+  var panel = $("[data-panel]"), title = $("[data-panel-title]");
+  var uploadBar = $("[data-upload-progress]"), uploadText = $("[data-upload-text]");
+  var jobBar = $("[data-job-progress]"), jobText = $("[data-job-text]");
+  var statusText = $("[data-status-text]"), errorBox = $("[data-error]");
+  var doneBox = $("[data-done]"), download = $("[data-download]"), jobLink = $("[data-job-link]");
+  var again = $("[data-again]"), serverError = document.getElementById("form-error");
+  var HEADINGS = { 400: "Cannot convert this file", 413: "File too large", 415: "Wrong file type",
+                   429: "Limit reached", 403: "Not allowed", 503: "Service busy" };
+
+  function human(bytes) {
+    var units = ["bytes", "KB", "MB", "GB"], i = 0;
+    while (bytes >= 1024 && i < units.length - 1) { bytes /= 1024; i++; }
+    return (i ? bytes.toFixed(1) : bytes) + " " + units[i];
+  }
+
+  function showFile() {
+    var f = input.files && input.files[0];
+    fileName.textContent = f ? "Selected: " + f.name + " (" + human(f.size) + ")" : "";
+    if (serverError) serverError.hidden = true;
+  }
+
+  input.addEventListener("change", showFile);
+  ["dragenter", "dragover"].forEach(function (type) {
+    dropzone.addEventListener(type, function (e) { e.preventDefault(); dropzone.classList.add("dragging"); });
+  });
+  ["dragleave", "drop"].forEach(function (type) {
+    dropzone.addEventListener(type, function () { dropzone.classList.remove("dragging"); });
+  });
+  dropzone.addEventListener("drop", function (e) {
+    e.preventDefault();
+    if (e.dataTransfer && e.dataTransfer.files.length) {
+      input.files = e.dataTransfer.files;
+      showFile();
+    }
+  });
+
+  function setBar(bar, text, pct, label) {
+    pct = Math.max(0, Math.min(100, Math.round(pct)));
+    bar.value = pct;
+    text.textContent = label || pct + "%";
+  }
+
+  function parse(text) {
+    try { return JSON.parse(text); } catch (e) { return null; }
+  }
+
+  function showError(status, body, retryAfter) {
+    var err = body && body.error;
+    var message = (err && err.message) || "The server could not be reached. Check your connection and try again.";
+    if (status === 429 && retryAfter && message.indexOf("seconds") === -1 && message.indexOf("min") === -1) {
+      message += " Try again in " + retryAfter + " seconds.";
+    }
+    title.textContent = HEADINGS[status] || "Conversion failed";
+    errorBox.textContent = message;
+    errorBox.hidden = false;
+    statusText.textContent = "";
+    download.hidden = true;
+    doneBox.hidden = false;
+    again.textContent = "Try another file";
+    title.focus();
+  }
+
+  function finished(body) {
+    setBar(jobBar, jobText, 100);
+    title.textContent = "Your file is ready";
+    statusText.textContent = body.result.filename + " (" + human(body.result.size) + ")";
+    download.href = body.result.downloadUrl;
+    download.textContent = "Download " + body.result.filename;
+    download.hidden = false;
+    doneBox.hidden = false;
+    download.focus();
+  }
+
+  function poll(url, delay, failures) {
+    fetch(url, { credentials: "same-origin", cache: "no-store", headers: { Accept: "application/json" } })
+      .then(function (r) { return r.json().then(function (b) { return [r.status, b]; }); })
+      .then(function (res) {
+        var status = res[0], b = res[1];
+        if (status !== 200) return showError(status, b);
+        if (b.status === "succeeded") return finished(b);
+        if (b.status === "failed" || b.status === "canceled" || b.status === "expired") {
+          return showError(0, { error: b.error || { message: "The job was " + b.status + "." } });
+        }
+        title.textContent = b.status === "queued" ? "Waiting for a free worker…" : "Converting…";
+        setBar(jobBar, jobText, b.progress, b.status === "queued" ? "queued" : null);
+        setTimeout(function () { poll(url, Math.min(delay * 1.3, 2000), 0); }, delay);
+      })
+      .catch(function () {
+        if (failures > 5) return showError(0, null);
+        setTimeout(function () { poll(url, 2000, failures + 1); }, 2000);
+      });
+  }
+
+  function start() {
+    var xhr = new XMLHttpRequest();
+    xhr.open("POST", form.action);
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.upload.onprogress = function (e) {
+      if (e.lengthComputable) setBar(uploadBar, uploadText, (e.loaded / e.total) * 100);
+    };
+    xhr.upload.onload = function () {
+      setBar(uploadBar, uploadText, 100);
+      title.textContent = "Uploaded; checking the file…";
+    };
+    xhr.onload = function () {
+      var body = parse(xhr.responseText);
+      if (xhr.status === 202 && body) {
+        setBar(uploadBar, uploadText, 100);
+        jobLink.href = body.jobUrl;
+        title.textContent = "Waiting for a free worker…";
+        poll(body.statusUrl, 400, 0);
+      } else {
+        showError(xhr.status, body, xhr.getResponseHeader("Retry-After"));
+      }
+    };
+    xhr.onerror = function () { showError(0, null); };
+    form.hidden = true;
+    panel.hidden = false;
+    errorBox.hidden = doneBox.hidden = true;
+    title.textContent = "Uploading…";
+    setBar(uploadBar, uploadText, 0);
+    setBar(jobBar, jobText, 0, "waiting");
+    title.focus();
+    xhr.send(new FormData(form));
+  }
+
+  form.addEventListener("submit", function (e) {
+    if (!input.files || !input.files.length) return; // the browser's "required" message
+    e.preventDefault();
+    start();
+  });
+
+  again.addEventListener("click", function () {
+    form.reset();
+    showFile();
+    panel.hidden = true;
+    form.hidden = false;
+    again.textContent = "Convert another file";
+    input.focus();
+  });
+})();

@@ -1,0 +1,256 @@
+import io
+import re
+
+import pytest
+from django.contrib.auth.models import User
+from PIL import Image
+
+from conversions import pages
+from conversions.models import Job, JobStatus
+from tests.builders import image_bytes, upload
+
+pytestmark = pytest.mark.django_db
+
+ORIGIN = {"HTTP_ORIGIN": "http://testserver"}
+
+
+def submit(client, slug="png-to-jpg", name="photo.png", data=None, json=False, **fields):
+    data = image_bytes() if data is None else data
+    pair, _ = pages.resolve(slug)
+    body = {"file": upload(name, data), "converter": slug, "targetFormat": pair.target if pair else "", **fields}
+    extra = {"HTTP_ACCEPT": "application/json"} if json else {}
+    return client.post("/convert", body, **extra, **ORIGIN)
+
+
+def assert_public(resp):
+    assert resp["Cache-Control"].startswith("public") and "max-age=" in resp["Cache-Control"]
+    assert "Cookie" not in resp.get("Vary", "")
+    assert not resp.cookies
+    assert b"csrfmiddlewaretoken" not in resp.content
+
+
+# --- Catalog pages ----------------------------------------------------------------
+
+
+def test_home_lists_every_converter_grouped_and_is_cacheable(client):
+    resp = client.get("/")
+    assert resp.status_code == 200
+    assert_public(resp)
+    html = resp.content.decode()
+    for pair in pages.all_pairs():
+        assert f'href="/converters/{pair.slug}"' in html
+    assert 'id="group-images"' in html
+    assert 'type="search"' in html and 'for="converter-search"' in html
+
+
+def test_converter_list_and_sitemap_list_every_pair(client):
+    resp = client.get("/converters/")
+    assert resp.status_code == 200
+    assert_public(resp)
+    sitemap = client.get("/sitemap.xml")
+    assert sitemap.status_code == 200 and sitemap["Content-Type"] == "application/xml"
+    locs = re.findall(r"<loc>(.*?)</loc>", sitemap.content.decode())
+    for pair in pages.all_pairs():
+        assert f"http://testserver/converters/{pair.slug}" in locs
+
+
+def test_converter_page_has_title_description_form_options_and_canonical(client):
+    resp = client.get("/converters/png-to-jpg")
+    assert resp.status_code == 200
+    assert_public(resp)
+    html = resp.content.decode()
+    assert "<title>PNG to JPG converter" in html
+    assert '<meta name="description" content="Convert PNG files to JPG' in html
+    assert '<link rel="canonical" href="http://testserver/converters/png-to-jpg">' in html
+    assert "<h1>PNG to JPG converter</h1>" in html
+    assert 'enctype="multipart/form-data"' in html and 'action="/convert"' in html
+    assert '<label for="file"' in html and 'id="file" name="file" type="file"' in html
+    assert 'name="opt_quality"' in html and 'min="1"' in html and 'max="100"' in html
+    assert "How to convert PNG to JPG" in html
+    assert 'href="/converters/png-to-webp"' in html  # related
+
+
+def test_friendly_slugs_and_plain_extension_redirects(client):
+    pair = pages.PagePair("docx", "pdf", object())
+    assert pair.slug == "word-to-pdf"
+    assert pages.PagePair("pdf", "xlsx", object()).slug == "pdf-to-excel"
+    resp = client.get("/converters/jpeg-to-png")
+    assert resp.status_code == 301 and resp["Location"] == "/converters/jpg-to-png"
+    assert client.get("/converters/png-to-nothing").status_code == 404
+    assert client.get("/converters/whatever").status_code == 404
+
+
+def test_new_converters_appear_on_their_own(client):
+    from conversions.registry import Converter, registry
+
+    class Fake(Converter):
+        name, family, pairs = "fake", "documents", frozenset({("docx", "pdf")})
+
+    fake = Fake()
+    registry._converters.append(fake)
+    try:
+        assert client.get("/converters/word-to-pdf").status_code == 200
+        assert client.get("/converters/docx-to-pdf")["Location"] == "/converters/word-to-pdf"
+        assert 'href="/converters/word-to-pdf"' in client.get("/").content.decode()
+    finally:
+        registry._converters.remove(fake)
+
+
+# --- Submitting ----------------------------------------------------------------------
+
+
+def test_form_post_without_javascript_lands_on_the_job_page(client, run_jobs):
+    with run_jobs():
+        resp = submit(client, opt_quality="70")
+    assert resp.status_code == 303
+    job = Job.objects.get()
+    assert resp["Location"] == f"/jobs/{job.pk}"
+    assert job.options == {"quality": 70} and job.session_key and job.owner is None
+    assert client.cookies.get("sessionid")
+    page = client.get(resp["Location"])
+    assert page.status_code == 200 and page["Cache-Control"].startswith("max-age=0")
+    html = page.content.decode()
+    assert 'http-equiv="refresh"' not in html
+    assert f'href="/api/v1/download/{job.pk}"' in html
+    data = b"".join(client.get(f"/api/v1/download/{job.pk}").streaming_content)
+    assert Image.open(io.BytesIO(data)).format == "JPEG"
+
+
+def test_job_page_refreshes_itself_while_the_job_runs(client):
+    resp = submit(client)
+    page = client.get(resp["Location"])
+    assert Job.objects.get().status == JobStatus.QUEUED
+    assert '<meta http-equiv="refresh" content="2">' in page.content.decode()
+    assert "no-store" in page["Cache-Control"]
+
+
+def test_javascript_submit_answers_json_with_the_status_url(client, run_jobs):
+    with run_jobs():
+        resp = submit(client, json=True)
+    assert resp.status_code == 202
+    body = resp.json()
+    assert body["statusUrl"].endswith(f"/api/v1/status/{body['jobId']}")
+    assert body["jobUrl"] == f"http://testserver/jobs/{body['jobId']}"
+    assert client.get(body["statusUrl"]).json()["status"] == "succeeded"
+
+
+@pytest.mark.parametrize(
+    "kwargs,status,code",
+    [
+        ({"name": "notes.png", "data": b"just text, not an image"}, 415, "type_mismatch"),
+        ({"targetFormat": "mp3"}, 400, "unsupported_conversion"),
+        ({"data": b""}, 415, "empty_file"),
+    ],
+)
+def test_errors_are_shown_on_the_page_and_as_json(client, kwargs, status, code):
+    resp = submit(client, **kwargs)
+    assert resp.status_code == status
+    html = resp.content.decode()
+    assert 'role="alert"' in html and f'data-code="{code}"' in html
+    assert "<h1>PNG to JPG converter</h1>" in html
+    resp = submit(client, json=True, **kwargs)
+    assert resp.status_code == status and resp.json()["error"]["code"] == code
+    assert not Job.objects.exists()
+
+
+def test_too_large_says_the_limit(client, settings):
+    settings.MAX_UPLOAD_BYTES = 10_000
+    resp = submit(client, data=image_bytes(size=(400, 400), color=(1, 2, 3)) + b"\0" * 20_000)
+    assert resp.status_code == 413
+    assert "larger than the" in resp.content.decode() and "Signed-in users may upload larger files" in resp.content.decode()
+    resp = submit(client, json=True, data=b"\0" * 20_000)
+    assert resp.status_code == 413 and resp.json()["error"]["code"] == "file_too_large"
+
+
+def test_rate_limit_on_the_page(client, settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"submit": "2/min"}}
+    from rest_framework.settings import api_settings
+
+    api_settings.reload()
+    try:
+        from conversions.api.throttles import SubmitThrottle
+
+        SubmitThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+        codes = [submit(client, json=True).status_code for _ in range(3)]
+        assert codes == [202, 202, 429]
+        resp = submit(client)
+        assert resp.status_code == 429 and int(resp["Retry-After"]) > 0
+        assert "Too many uploads" in resp.content.decode()
+    finally:
+        settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"submit": "10000/min"}}
+        api_settings.reload()
+        SubmitThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+
+
+def test_signed_in_cross_site_post_is_refused(client):
+    user = User.objects.create_user("ann", password="pw-long-enough-1")
+    client.force_login(user)
+    resp = client.post("/convert", {"file": upload("a.png", image_bytes()), "converter": "png-to-jpg"},
+                       HTTP_ORIGIN="https://evil.example", HTTP_ACCEPT="application/json")
+    assert resp.status_code == 403 and resp.json()["error"]["code"] == "cross_site"
+    resp = client.post("/convert", {"file": upload("a.png", image_bytes()), "converter": "png-to-jpg"},
+                       HTTP_SEC_FETCH_SITE="cross-site")
+    assert resp.status_code == 403
+    assert not Job.objects.exists()
+    assert submit(client).status_code == 303
+    assert Job.objects.get().owner == user
+
+
+# --- History and permissions ------------------------------------------------------
+
+
+def test_history_shows_this_browsers_jobs_only_and_deletes(client, run_jobs):
+    with run_jobs():
+        submit(client, name="mine.png")
+    other = type(client)()
+    submit(other, name="theirs.png")
+    html = client.get("/history").content.decode()
+    assert "mine.png" in html and "theirs.png" not in html
+    job = Job.objects.get(original_filename="mine.png")
+    theirs = Job.objects.get(original_filename="theirs.png")
+    assert client.post(f"/jobs/{theirs.pk}/delete").status_code == 404
+    resp = client.post(f"/jobs/{job.pk}/delete")
+    assert resp.status_code == 302 and resp["Location"] == "/history"
+    job.refresh_from_db()
+    assert job.status == JobStatus.EXPIRED and job.files_purged_at
+    assert "Deleted mine.png" in client.get("/history").content.decode()
+
+
+def test_delete_needs_csrf_token(client):
+    submit(client)
+    job = Job.objects.get()
+    strict = type(client)(enforce_csrf_checks=True)
+    strict.cookies = client.cookies
+    assert strict.post(f"/jobs/{job.pk}/delete").status_code == 403
+
+
+def test_another_users_job_is_404_on_page_and_api(client, run_jobs):
+    ann = User.objects.create_user("ann", password="pw-long-enough-1")
+    bob = User.objects.create_user("bob", password="pw-long-enough-1")
+    client.force_login(ann)
+    with run_jobs():
+        submit(client)
+    job = Job.objects.get()
+    assert job.owner == ann
+    assert client.get(f"/jobs/{job.pk}").status_code == 200
+    assert "photo.png" in client.get("/history").content.decode()
+    for who in (bob, None):
+        other = type(client)()
+        if who:
+            other.force_login(who)
+        assert other.get(f"/jobs/{job.pk}").status_code == 404
+        assert other.get(f"/api/v1/status/{job.pk}").status_code == 404
+        assert other.get(f"/api/v1/download/{job.pk}").status_code == 404
+        assert other.post(f"/jobs/{job.pk}/delete").status_code == 404
+        assert "photo.png" not in other.get("/history").content.decode()
+
+
+def test_unknown_job_page_is_404(client):
+    assert client.get("/jobs/00000000-0000-0000-0000-000000000000").status_code == 404
+    assert client.get("/jobs/not-a-uuid").status_code == 404
+
+
+def test_static_assets_are_served(client):
+    for path in ("/static/css/site.css", "/static/js/convert.js", "/static/js/search.js"):
+        resp = client.get(path)
+        assert resp.status_code == 200, path
