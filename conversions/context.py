@@ -36,6 +36,8 @@ class ConversionContext:
         self.options = options or {}
         self.job_id = job_id
         self.progress = 0
+        # A step of a longer job (conversion, then filters) maps its own 0-100 into this share.
+        self.progress_span = (0, 100)
         self._saved_progress = -1
         self._last_beat = 0.0
 
@@ -44,7 +46,8 @@ class ConversionContext:
         return runner.run(argv, cwd=self.workdir, **kwargs)
 
     def set_progress(self, percent):
-        self.progress = max(self.progress, min(99, int(percent)))
+        lo, hi = self.progress_span
+        self.progress = max(self.progress, min(99, int(lo + (hi - lo) * percent / 100)))
         self.tick()
 
     def tick(self, force=False):

@@ -1,0 +1,201 @@
+"""Run an audio/video operation chain as one sandboxed ffmpeg command.
+
+Hardened as DESIGN.md asks: `-protocol_whitelist file`, an explicit demuxer
+chosen from the sniffed format, only the first video and audio streams
+mapped, and the runner's timeout, CPU and memory limits.
+"""
+
+import json
+import logging
+import re
+
+from conversions import formats
+from conversions.errors import ConversionFailed
+
+from .av_ops import Loudnorm
+
+logger = logging.getLogger(__name__)
+
+FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+
+DEMUXERS = {
+    "mp4": "mov", "mov": "mov", "m4a": "mov", "m4v": "mov", "3gp": "mov", "mkv": "matroska", "webm": "matroska",
+    "mp3": "mp3", "wav": "wav", "flac": "flac", "ogg": "ogg", "opus": "ogg", "ogv": "ogg", "aac": "aac",
+    "avi": "avi", "flv": "flv", "wmv": "asf", "wma": "asf", "mpeg": "mpeg", "ts": "mpegts", "aiff": "aiff",
+    "amr": "amr",
+}
+_H264 = ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p"]
+VIDEO_CODECS = {
+    "mp4": _H264, "mov": _H264, "m4v": _H264, "mkv": _H264, "ts": _H264, "flv": _H264, "3gp": _H264,
+    "webm": ["-c:v", "libvpx-vp9", "-b:v", "0", "-deadline", "realtime", "-cpu-used", "8", "-row-mt", "1"],
+    "avi": ["-c:v", "mpeg4", "-q:v", "5"], "mpeg": ["-c:v", "mpeg2video", "-q:v", "5"],
+    "wmv": ["-c:v", "wmv2", "-q:v", "5"], "ogv": ["-c:v", "libtheora", "-q:v", "7"],
+}
+DEFAULT_CRF = {"webm": 33}
+AUDIO_CODECS = {
+    "mp3": ["-c:a", "libmp3lame", "-q:a", "2"], "wav": ["-c:a", "pcm_s16le"], "flac": ["-c:a", "flac"],
+    "ogg": ["-c:a", "libvorbis", "-q:a", "5"], "opus": ["-c:a", "libopus", "-b:a", "128k"],
+    "aac": ["-c:a", "aac", "-b:a", "160k"], "m4a": ["-c:a", "aac", "-b:a", "160k"],
+    "aiff": ["-c:a", "pcm_s16be"], "wma": ["-c:a", "wmav2", "-b:a", "160k"],
+    # Inside video containers:
+    "mp4": ["-c:a", "aac", "-b:a", "128k"], "mov": ["-c:a", "aac", "-b:a", "128k"], "m4v": ["-c:a", "aac"],
+    "mkv": ["-c:a", "aac"], "ts": ["-c:a", "aac"], "flv": ["-c:a", "aac"], "3gp": ["-c:a", "aac"],
+    "webm": ["-c:a", "libopus", "-b:a", "128k"], "avi": ["-c:a", "libmp3lame"], "mpeg": ["-c:a", "mp2"],
+    "wmv": ["-c:a", "wmav2"], "ogv": ["-c:a", "libvorbis"],
+}
+MUXERS = {"mkv": "matroska", "m4a": "ipod", "aac": "adts", "ts": "mpegts", "mpeg": "mpeg", "wmv": "asf", "wma": "asf",
+          "ogv": "ogg", "3gp": "3gp", "m4v": "mp4", "jpg": "image2", "png": "image2", "webp": "image2"}
+AUDIO_TARGETS = tuple(k for k in AUDIO_CODECS if k not in VIDEO_CODECS)
+VIDEO_TARGETS = tuple(VIDEO_CODECS)
+FRAME_TARGETS = ("jpg", "png", "webp")
+
+
+class AvState:
+    """What the stream looks like after the operations so far."""
+
+    def __init__(self, info, workdir):
+        self.duration = info["duration"]
+        self.width, self.height = info.get("width") or 0, info.get("height") or 0
+        self.sample_rate = info.get("sample_rate") or 48000
+        self.channels = info.get("channels") or 2
+        self.has_video, self.has_audio = info["has_video"], info["has_audio"]
+        self.vf, self.af = [], []
+        self.mute = False
+        self.crf = None
+        self.thumbnail_at = None
+        self.font = FONT
+        self.workdir = workdir
+        self._texts = 0
+
+    def video(self, *filters):
+        self.vf.extend(filters)
+
+    def audio(self, *filters):
+        self.af.extend(filters)
+
+    def write_text(self, text):
+        self._texts += 1
+        name = f"watermark-{self._texts}.txt"
+        (self.workdir / name).write_text(text, encoding="utf-8")
+        return name
+
+    def fail(self, message):
+        raise ConversionFailed(message, code="invalid_operation")
+
+
+def probe(ctx, path, fmt):
+    argv = ["ffprobe", "-v", "error", "-protocol_whitelist", "file", "-f", DEMUXERS.get(fmt, fmt),
+            "-show_entries", "format=duration:stream=codec_type,width,height,sample_rate,channels,duration:stream_disposition=attached_pic",
+            "-of", "json", path.name]
+    out = ctx.run(argv, timeout=60, tool="ffprobe").stdout
+    data = json.loads(out or "{}")
+    info = {"has_video": False, "has_audio": False}
+    for stream in data.get("streams", []):
+        if stream.get("codec_type") == "video" and not stream.get("disposition", {}).get("attached_pic"):
+            if not info["has_video"]:
+                info.update(has_video=True, width=stream.get("width"), height=stream.get("height"))
+        elif stream.get("codec_type") == "audio" and not info["has_audio"]:
+            info.update(has_audio=True, sample_rate=int(stream.get("sample_rate") or 0), channels=stream.get("channels"))
+    duration = data.get("format", {}).get("duration")
+    try:
+        info["duration"] = float(duration)
+    except (TypeError, ValueError):
+        raise ConversionFailed("The file has no readable duration; it may be damaged.", code="invalid_media") from None
+    return info
+
+
+def run_av_chain(ctx, src_path, src_fmt, target, ops, family, step):
+    from .vocabulary import operations
+
+    info = probe(ctx, src_path, src_fmt)
+    state = AvState(info, ctx.workdir)
+    for index, params in enumerate(ops):
+        operations.get(family, params["op"]).apply(state, params)
+        step(index, len(ops))
+    out_fmt = target
+    if state.thumbnail_at is not None and target not in FRAME_TARGETS:
+        out_fmt = "jpg"
+    if state.has_audio and not state.mute:
+        _measure_loudness(ctx, src_path, src_fmt, state)
+    out = ctx.workdir / f"filtered.{out_fmt}"
+    argv = _command(src_path, src_fmt, state, out, out_fmt)
+    duration = state.duration if state.thumbnail_at is None else None
+    ctx.run(argv, on_tick=_progress_tick(ctx, duration), tool="ffmpeg", timeout=None)
+    return out, out_fmt
+
+
+def _input(src_path, src_fmt):
+    return ["ffmpeg", "-hide_banner", "-nostdin", "-y", "-protocol_whitelist", "file",
+            "-f", DEMUXERS.get(src_fmt, src_fmt), "-i", src_path.name]
+
+
+def _measure_loudness(ctx, src_path, src_fmt, state):
+    """First loudnorm pass for each `normalize`, with the filters before it applied."""
+    for index, flt in enumerate(state.af):
+        if not isinstance(flt, Loudnorm):
+            continue
+        chain = [str(f) for f in state.af[:index]] + [flt.measure_filter()]
+        argv = [*_input(src_path, src_fmt), "-map", "0:a:0", "-af", ",".join(chain), "-f", "null", "-"]
+        result = ctx.run(argv, tool="ffmpeg")
+        found = re.findall(r"\{[^{}]*\"input_i\"[^{}]*\}", result.stderr)
+        if not found:
+            raise ConversionFailed("normalize: could not measure the loudness of this audio.", code="invalid_media")
+        flt.measured = json.loads(found[-1])
+        if flt.measured.get("input_i") in ("-inf", "inf"):
+            raise ConversionFailed("normalize: the audio is silent; there is nothing to normalize.", code="silent_audio")
+
+
+def _command(src_path, src_fmt, state, out, out_fmt):
+    argv = [*_input(src_path, src_fmt), "-progress", "progress.txt", "-nostats"]
+    frame = state.thumbnail_at is not None
+    video_out = state.has_video and (out_fmt in VIDEO_CODECS or frame)
+    audio_out = state.has_audio and not state.mute and not frame
+    if video_out:
+        argv += ["-map", "0:v:0"]
+        if state.vf:
+            argv += ["-filter:v", ",".join(state.vf)]
+    if audio_out:
+        argv += ["-map", "0:a:0"]
+        if state.af:
+            argv += ["-filter:a", ",".join(str(f) for f in state.af)]
+    if not video_out and not audio_out:
+        raise ConversionFailed("Nothing would be left of the file (no video and the sound removed).", code="empty_output")
+    argv += ["-sn", "-dn", "-map_metadata", "0"]
+    if frame:
+        argv += ["-ss", f"{state.thumbnail_at}", "-frames:v", "1", "-update", "1"]
+        if out_fmt == "jpg":
+            argv += ["-q:v", "3"]
+    else:
+        if video_out:
+            argv += VIDEO_CODECS[out_fmt]
+            crf = state.crf if state.crf is not None else DEFAULT_CRF.get(out_fmt, 23)
+            if out_fmt in ("mp4", "mov", "m4v", "mkv", "ts", "flv", "3gp", "webm"):
+                argv += ["-crf", str(min(crf, 51) if out_fmt != "webm" else crf)]
+        if audio_out:
+            argv += AUDIO_CODECS[out_fmt]
+        if out_fmt in ("mp4", "mov", "m4v", "m4a"):
+            argv += ["-movflags", "+faststart"]
+    muxer = MUXERS.get(out_fmt, out_fmt)
+    return [*argv, "-f", muxer, out.name]
+
+
+def _progress_tick(ctx, duration):
+    path = ctx.workdir / "progress.txt"
+
+    def tick():
+        if duration:
+            try:
+                text = path.read_text()[-400:]
+            except OSError:
+                text = ""
+            times = re.findall(r"out_time_us=(\d+)", text)
+            if times:
+                ctx.set_progress(int(times[-1]) / 1e6 / duration * 100)
+                return
+        ctx.tick()
+
+    return tick
+
+
+def is_video_target(fmt):
+    return formats.FORMATS[fmt].category == "video"

@@ -1,0 +1,234 @@
+"""The operation vocabulary: one small class per operation, one registry.
+
+An operation is `{"op": "<name>", ...params}`. The same name means the same
+thing in every family it fits (`resize` on an image or a video, `rotate` on
+an image, a video or a PDF); each family has its own class because each has
+its own executor. Every operation is validated here, before a job exists:
+an unknown op, a missing or out-of-range parameter, or an op that does not fit
+the file's family is a 400 naming the operation and the field.
+"""
+
+import json
+import re
+from dataclasses import dataclass
+
+from conversions import formats
+from conversions.errors import BadRequest
+
+FAMILIES = ("image", "audio", "video", "pdf")
+MAX_OPERATIONS = 20
+
+_CATEGORY_FAMILY = {"image": "image", "audio": "audio", "video": "video", "pdf": "pdf"}
+
+
+def family_of(fmt):
+    """The filter family of a format name (image, audio, video, pdf) or None."""
+    name = formats.normalize(fmt)
+    return _CATEGORY_FAMILY.get(formats.FORMATS[name].category) if name else None
+
+
+class OperationError(BadRequest):
+    code = "invalid_operation"
+
+
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of an operation: type, range, choices, required or default."""
+
+    name: str
+    type: type  # int, float, str, bool
+    default: object = None
+    required: bool = False
+    min: float | None = None
+    max: float | None = None
+    choices: tuple | None = None
+    max_length: int = 200
+    help: str = ""
+
+    def clean(self, value, where):
+        field = f"{where}: '{self.name}'"
+        if self.type is bool:
+            if isinstance(value, bool):
+                return value
+            raise OperationError(f"{field} must be true or false, got {value!r}.")
+        if self.type in (int, float):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                try:
+                    value = float(value) if isinstance(value, str) else None
+                except ValueError:
+                    value = None
+                if value is None:
+                    kind = "a whole number" if self.type is int else "a number"
+                    raise OperationError(f"{field} must be {kind}.")
+            if self.type is int and value != int(value):
+                raise OperationError(f"{field} must be a whole number, got {value!r}.")
+            value = self.type(value)
+            if (self.min is not None and value < self.min) or (self.max is not None and value > self.max):
+                raise OperationError(f"{field} must be between {self.min:g} and {self.max:g}; got {value:g}.")
+        else:
+            if not isinstance(value, str):
+                raise OperationError(f"{field} must be text.")
+            value = value.strip()
+            if not value or len(value) > self.max_length:
+                raise OperationError(f"{field} must be 1 to {self.max_length} characters.")
+            if self.choices is None and any(ord(c) < 32 for c in value):
+                raise OperationError(f"{field} may not contain control characters.")
+        if self.choices is not None and value not in self.choices:
+            allowed = ", ".join(map(str, self.choices))
+            raise OperationError(f"{field} must be one of {allowed}; got {value!r}.")
+        return value
+
+    def describe(self):
+        out = {"name": self.name, "type": self.type.__name__, "required": self.required}
+        for key in ("default", "min", "max", "choices", "help"):
+            value = getattr(self, key)
+            if value not in (None, ""):
+                out[key] = list(value) if key == "choices" else value
+        return out
+
+
+class Operation:
+    """Base class: subclasses set `name`, `family`, `params` and may override check()."""
+
+    name = ""
+    family = ""
+    params: tuple = ()
+    help = ""
+    last_only = False  # must end the chain (a video thumbnail turns it into an image)
+    multi_file = False  # combines several uploads (merge)
+
+    def clean(self, raw, where):
+        declared = {p.name: p for p in self.params}
+        unknown = sorted(set(raw) - set(declared) - {"op"})
+        if unknown:
+            valid = ", ".join(declared) or "none"
+            raise OperationError(f"{where}: unknown parameter '{unknown[0]}' (valid: {valid}).")
+        cleaned = {"op": self.name}
+        for name, param in declared.items():
+            value = raw.get(name, _MISSING)
+            if value is _MISSING or value is None:
+                if param.required:
+                    raise OperationError(f"{where}: '{name}' is required.")
+                if param.default is not None:
+                    cleaned[name] = param.default
+                continue
+            cleaned[name] = param.clean(value, where)
+        self.check(cleaned, where)
+        return cleaned
+
+    def check(self, params, where):
+        """Checks across parameters; raise OperationError naming the field."""
+
+    def describe(self):
+        return {"op": self.name, "family": self.family, "help": self.help, "params": [p.describe() for p in self.params]}
+
+
+class OperationRegistry:
+    def __init__(self):
+        self._ops = {}  # (family, name) -> Operation
+
+    def register(self, cls):
+        self._ops[(cls.family, cls.name)] = cls()
+        return cls
+
+    def get(self, family, name):
+        _load()
+        return self._ops.get((family, name))
+
+    def families_of(self, name):
+        _load()
+        return sorted(f for f, n in self._ops if n == name)
+
+    def names(self, family=None):
+        _load()
+        return sorted({n for f, n in self._ops if family in (None, f)})
+
+    def catalog(self):
+        _load()
+        return {fam: [op.describe() for (f, _), op in sorted(self._ops.items()) if f == fam] for fam in FAMILIES}
+
+
+operations = OperationRegistry()
+register = operations.register
+
+_loaded = []
+
+
+def _load():
+    if not _loaded:
+        _loaded.append(True)
+        from . import av_ops, image_ops, pdf_ops  # noqa: F401  (register their operations)
+
+
+def parse_operations(raw):
+    """The `operations` field: a JSON list of objects (a string from multipart, or a list)."""
+    if raw in (None, ""):
+        return []
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            raise OperationError("'operations' must be valid JSON: a list of objects.", code="invalid_operations") from None
+    if isinstance(raw, dict):
+        raw = [raw]
+    if not isinstance(raw, list):
+        raise OperationError("'operations' must be a JSON list of objects.", code="invalid_operations")
+    if len(raw) > MAX_OPERATIONS:
+        raise OperationError(f"At most {MAX_OPERATIONS} operations per job.", code="invalid_operations")
+    return raw
+
+
+def clean_operations(raw_ops, family, *, files=1):
+    """Validate a chain for a family; return the cleaned list (defaults filled in)."""
+    cleaned = []
+    for index, raw in enumerate(raw_ops, start=1):
+        if not isinstance(raw, dict) or not isinstance(raw.get("op"), str):
+            raise OperationError(f"operation {index}: each operation is an object with an 'op' name.")
+        name = raw["op"].strip().lower()
+        where = f"operation {index} ({name})"
+        op = operations.get(family, name)
+        if op is None:
+            fits = operations.families_of(name)
+            if not fits:
+                raise OperationError(
+                    f"{where}: unknown operation '{name}'. Valid for {family}: {', '.join(operations.names(family))}."
+                )
+            raise OperationError(
+                f"{where}: '{name}' does not apply to {family or 'this kind of'} files (it applies to {', '.join(fits)})."
+            )
+        if op.last_only and index != len(raw_ops):
+            raise OperationError(f"{where}: '{name}' must be the last operation.")
+        if op.multi_file and index != 1:
+            raise OperationError(f"{where}: '{name}' must be the first operation.")
+        cleaned.append(op.clean(raw, where))
+    _check_files(cleaned, files, family)
+    return cleaned
+
+
+def _check_files(cleaned, files, family):
+    merging = any(operations.get(family, c["op"]).multi_file for c in cleaned)
+    if files > 1 and not merging:
+        raise OperationError("Several files were sent but no operation combines them (use 'merge').", code="invalid_operations")
+    if merging and files < 2:
+        raise OperationError("operation 'merge' needs at least two 'file' fields, in order.")
+
+
+PAGE_RANGE = re.compile(r"^\s*(\d+|last)\s*(?:-\s*(\d+|last)\s*)?$")
+
+
+def parse_pages(select, where, field="select"):
+    """'1-3,5,last' -> list of (start, end) with 'last' as -1; validated syntax."""
+    spans = []
+    for part in str(select).split(","):
+        match = PAGE_RANGE.match(part)
+        if not match:
+            raise OperationError(f"{where}: '{field}' must look like '1-3,5' (page numbers from 1); got {select!r}.")
+        start, end = match.group(1), match.group(2) or match.group(1)
+        start, end = (-1 if v == "last" else int(v) for v in (start, end))
+        if start == 0 or end == 0:
+            raise OperationError(f"{where}: '{field}' page numbers start at 1.")
+        spans.append((start, end))
+    return spans
