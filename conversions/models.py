@@ -53,6 +53,11 @@ class Job(models.Model):
     target_format = models.CharField(max_length=16, db_index=True)
     options = models.JSONField(default=dict, blank=True)
     operations = models.JSONField(default=list, blank=True)
+    # Every upload of a multi-file job (merge), in order; source_key is the first.
+    source_keys = models.JSONField(default=list, blank=True)
+    # Result cache: hash of input bytes + target + options + operations; `cached` when reused.
+    cache_key = models.CharField(max_length=64, blank=True, db_index=True)
+    cached = models.BooleanField(default=False)
 
     original_filename = models.CharField(max_length=255, help_text="Display text only; never a storage key.")
     source_key = models.CharField(max_length=255, blank=True)
