@@ -86,6 +86,8 @@ def build_documents(root):
     files["ppt"] = cold_soffice(files["pptx"], "ppt", root)
     files["odp"] = cold_soffice(files["pptx"], "odp", root)
     files["pdf"] = cold_soffice(files["docx"], "pdf", root)
+    files["short_pdf"] = cold_soffice(files["txt"], "pdf", root)
+    files["long_pdf"] = cold_soffice(files["long_docx"], "pdf", root)
     return files
 
 
