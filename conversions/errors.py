@@ -114,6 +114,8 @@ def api_exception_handler(exc, context):
             message = f"Too many requests: try again in {max(wait, 1)} seconds."
         else:
             message = _flatten(exc.detail)
+        if getattr(exc, "auth_header", None):
+            headers["WWW-Authenticate"] = exc.auth_header
         code = _DRF_CODES.get(exc.status_code, "error")
         return Response(error_body(code, message), status=exc.status_code, headers=headers)
     return None

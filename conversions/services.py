@@ -51,6 +51,9 @@ def resolve_pair(upload, target_format, options):
 
 def job_create(*, upload, target_format, options=None, owner=None, session_key="", client_ip=None):
     """Validate an upload, store it and enqueue its job once the row is committed."""
+    from accounts.quotas import enforce
+
+    enforce(user=owner, client_ip=client_ip, session_key=session_key)  # 429 before any work
     if upload is None:
         raise BadRequest("Attach the file to convert as the multipart field 'file'.", code="missing_file")
     if upload.size == 0:
@@ -209,7 +212,7 @@ def _succeed(job, converter_seconds, wall_seconds):
         output_filename=job.output_filename,
         output_content_type=job.output_content_type,
         output_size=job.output_size,
-        expires_at=now + timedelta(hours=settings.OUTPUT_RETENTION_HOURS),
+        expires_at=now + timedelta(hours=_retention_hours(job)),
         error_code="",
         error_message="",
         updated_at=now,
@@ -224,6 +227,12 @@ def _succeed(job, converter_seconds, wall_seconds):
     event(job.pk, "succeeded", f"{job.output_size} bytes in {converter_seconds:.3f}s", seconds=wall_seconds)
     job_changed(job.pk)
     return job.pk
+
+
+def _retention_hours(job):
+    from accounts.quotas import retention_hours
+
+    return retention_hours(job.owner_id)
 
 
 def _fail(job, code, message):

@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/v1/", include("conversions.api.urls")),
     path("api/", include(legacy_urlpatterns)),
     path("admin/", admin.site.urls),
+    path("accounts/", include("accounts.urls")),
     path("", include("conversions.urls")),
 ]
 

@@ -1,0 +1,27 @@
+from .keys import bearer_token, key_for_token
+from .quotas import max_upload_bytes
+
+
+class UploadLimitMiddleware:
+    """Set the upload size limit of this caller before any upload is parsed.
+
+    The upload handler (conversions/uploads.py) reads `request.max_upload_bytes`
+    while the body streams in, which happens before DRF authenticates; so the
+    caller is resolved here from the API key or the session.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.method == "POST" and request.content_type == "multipart/form-data":
+            request.max_upload_bytes = max_upload_bytes(self._caller(request))
+        return self.get_response(request)
+
+    @staticmethod
+    def _caller(request):
+        token = bearer_token(request)
+        if token is not None:
+            key = key_for_token(token)
+            return key.user if key is not None else None
+        return getattr(request, "user", None)

@@ -1,0 +1,134 @@
+"""Quotas per kind of user (anonymous, signed-in, staff), from settings.QUOTAS.
+
+One service, called from the convert path (`conversions.services.job_create`)
+and the upload middleware, so the API and the pages enforce the same limits.
+Jobs per day count from 00:00 UTC; anonymous callers are counted by client IP.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta, timezone as dt_timezone
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from conversions.errors import ConvertAllError
+from conversions.models import ACTIVE_STATUSES, Job
+
+logger = logging.getLogger(__name__)
+
+TIER_NAMES = {"anonymous": "anonymous users", "user": "signed-in users", "staff": "staff"}
+
+
+class QuotaExceeded(ConvertAllError):
+    status, code = 429, "quota_exceeded"
+
+
+@dataclass(frozen=True)
+class Limits:
+    tier: str
+    max_upload_bytes: int
+    jobs_per_day: int  # 0: no limit
+    concurrent_jobs: int  # 0: no limit
+    retention_hours: int
+
+    @property
+    def max_upload_mb(self):
+        return self.max_upload_bytes / (1024 * 1024)
+
+
+def tier_of(user):
+    if user is None or not user.is_authenticated:
+        return "anonymous"
+    return "staff" if user.is_staff else "user"
+
+
+def limits_for(user):
+    tier = tier_of(user)
+    raw = settings.QUOTAS[tier]
+    ceiling = settings.MAX_UPLOAD_BYTES
+    own = raw.get("max_upload_mb", 0) * 1024 * 1024
+    return Limits(
+        tier=tier,
+        max_upload_bytes=min(own, ceiling) if own else ceiling,
+        jobs_per_day=raw.get("jobs_per_day", 0),
+        concurrent_jobs=raw.get("concurrent_jobs", 0),
+        retention_hours=raw.get("retention_hours", 0) or settings.OUTPUT_RETENTION_HOURS,
+    )
+
+
+def max_upload_bytes(user):
+    return limits_for(user).max_upload_bytes
+
+
+def retention_hours(owner_id):
+    """Output retention for a job's owner (None: anonymous)."""
+    user = get_user_model().objects.filter(pk=owner_id).first() if owner_id else None
+    return limits_for(user).retention_hours
+
+
+def day_start(now=None):
+    now = now or timezone.now()
+    return datetime.combine(now.astimezone(dt_timezone.utc).date(), time.min, tzinfo=dt_timezone.utc)
+
+
+def _jobs_of(user, client_ip, session_key):
+    if user is not None and user.is_authenticated:
+        return Job.objects.filter(owner=user)
+    if client_ip:
+        return Job.objects.filter(owner__isnull=True, client_ip=client_ip)
+    if session_key:
+        return Job.objects.filter(owner__isnull=True, session_key=session_key)
+    return Job.objects.none()
+
+
+def usage(user, client_ip=None, session_key=""):
+    """What this caller used: jobs today, jobs running now, and when the day resets."""
+    jobs = _jobs_of(user, client_ip, session_key)
+    start = day_start()
+    return {
+        "jobs_today": jobs.filter(created_at__gte=start).count(),
+        "active_jobs": jobs.filter(status__in=ACTIVE_STATUSES).count(),
+        "resets_at": start + timedelta(days=1),
+    }
+
+
+def _until(moment):
+    seconds = max(int((moment - timezone.now()).total_seconds()) + 1, 1)
+    hours, rest = divmod(seconds, 3600)
+    text = f"{hours} h {rest // 60} min" if hours else f"{max(rest // 60, 1)} min"
+    return seconds, text
+
+
+def enforce(*, user, client_ip=None, session_key=""):
+    """Raise QuotaExceeded (429 + Retry-After) when this caller may not start another job.
+
+    Counting then creating is not atomic: two uploads racing past the last
+    slot can both pass. A quota is a fairness limit, not a security boundary,
+    so one job over is accepted rather than serialising every upload.
+    """
+    limits = limits_for(user)
+    if not limits.jobs_per_day and not limits.concurrent_jobs:
+        return limits
+    used = usage(user, client_ip, session_key)
+    who = TIER_NAMES[limits.tier]
+    more = " Sign in for higher limits." if limits.tier == "anonymous" else ""
+    if limits.jobs_per_day and used["jobs_today"] >= limits.jobs_per_day:
+        seconds, text = _until(used["resets_at"])
+        logger.info("quota hit tier=%s limit=jobs_per_day ip=%s user=%s", limits.tier, client_ip, getattr(user, "pk", None))
+        raise QuotaExceeded(
+            f"Daily limit reached: {limits.jobs_per_day} conversions a day for {who}. "
+            f"It resets at 00:00 UTC, in {text}.{more}",
+            code="daily_limit",
+            headers={"Retry-After": str(seconds)},
+        )
+    if limits.concurrent_jobs and used["active_jobs"] >= limits.concurrent_jobs:
+        logger.info("quota hit tier=%s limit=concurrent_jobs ip=%s user=%s", limits.tier, client_ip, getattr(user, "pk", None))
+        raise QuotaExceeded(
+            f"Too many conversions at once: {who} may run {limits.concurrent_jobs} at a time. "
+            f"Try again when one of them finishes (a few seconds).{more}",
+            code="concurrent_limit",
+            headers={"Retry-After": "5"},
+        )
+    return limits

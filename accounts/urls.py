@@ -1,0 +1,12 @@
+from django.urls import include, path
+
+from . import views
+
+urlpatterns = [
+    path("", views.account, name="account"),
+    path("signup/", views.signup, name="signup"),
+    path("me", views.me, name="account-me"),
+    path("keys/", views.key_create, name="key-create"),
+    path("keys/<int:key_id>/revoke", views.key_revoke, name="key-revoke"),
+    path("", include("django.contrib.auth.urls")),
+]
