@@ -88,4 +88,25 @@ def worker_status():
         if not alive:
             raise RuntimeError("embedded worker threads are not running")
         return {"mode": "embedded", "threads": len(worker.workers), "queues": queue_depths()}
-    return {"mode": "external", "queues": queue_depths()}
+    return external_worker_status()
+
+
+def external_worker_status():
+    """Each queue's depth and live workers (from their Redis heartbeats)."""
+    from .heartbeat import live_workers
+
+    depths, workers = queue_depths(), live_workers()
+    queues = {q: {"depth": depths[q], "workers": len(workers.get(q, []))} for q in QUEUES}
+    missing = [q for q, info in queues.items() if not info["workers"]]
+    redis = getattr(dramatiq.get_broker(), "client", None) is not None
+    if missing and redis and settings.HEALTH_REQUIRE_WORKERS:
+        raise CheckFailed(f"no live worker for queue(s): {', '.join(missing)}", mode="external", queues=queues)
+    return {"mode": "external", "queues": queues}
+
+
+class CheckFailed(RuntimeError):
+    """A failed health check that still reports what it saw."""
+
+    def __init__(self, message, **detail):
+        super().__init__(message)
+        self.detail = detail

@@ -52,7 +52,7 @@ def readiness(request):
             checks[name] = {"ok": True, **detail}
         except Exception as exc:  # report every failing dependency, not just the first
             logger.warning("health check %s failed: %s", name, exc)
-            checks[name] = {"ok": False, "error": str(exc)[:300]}
+            checks[name] = {"ok": False, "error": str(exc)[:300], **getattr(exc, "detail", {})}
             healthy = False
         checks[name]["ms"] = round((time.monotonic() - t0) * 1000, 1)
     body = {"status": "healthy" if healthy else "unhealthy", "services": SERVICES, "checks": checks}

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from . import formats, sniff, storage
+from . import formats, metrics, sniff, storage
 from .cache import job_changed
 from .context import ConversionContext
 from .errors import BadRequest, Canceled, ConversionFailed, TransientError, UnsupportedType
@@ -81,6 +81,7 @@ def job_create(*, upload, target_format, options=None, owner=None, session_key="
             job.save(force_insert=True)
             event(job.id, "created", f"{fmt} -> {target} ({upload.size} bytes)", converter=converter.name)
             transaction.on_commit(lambda: job_enqueue(job))
+            transaction.on_commit(lambda: metrics.job_created(job))
     except Exception:
         storage.delete_quietly(storage.uploads(), job.source_key)
         raise
@@ -225,6 +226,7 @@ def _succeed(job, converter_seconds, wall_seconds):
         logger.info("finish matched no row job=%s status=%s", job.pk, current)
         return None
     event(job.pk, "succeeded", f"{job.output_size} bytes in {converter_seconds:.3f}s", seconds=wall_seconds)
+    metrics.job_succeeded(job, converter_seconds)
     job_changed(job.pk)
     return job.pk
 
@@ -243,6 +245,7 @@ def _fail(job, code, message):
     if done:
         logger.info("job failed job=%s family=%s code=%s", job.pk, job.family, code)
         event(job.pk, "failed", message, code=code)
+        metrics.job_failed(job, code)
         job_changed(job.pk)
     return None
 

@@ -208,6 +208,7 @@ def test_rate_limit_is_429_with_retry_after(api, settings):
 
     from conversions.api.throttles import SubmitThrottle
 
+    original = SubmitThrottle.THROTTLE_RATES
     SubmitThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
     try:
         codes = [submit(api).status_code for _ in range(3)]
@@ -216,7 +217,8 @@ def test_rate_limit_is_429_with_retry_after(api, settings):
         assert int(resp["Retry-After"]) >= 1
         assert error(resp)[0] == "rate_limited"
     finally:
-        SubmitThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+        # Not api_settings: the settings fixture still holds 2/min until teardown.
+        SubmitThrottle.THROTTLE_RATES = original
 
 
 def test_formats_catalog_comes_from_the_registry(api):

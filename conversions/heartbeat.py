@@ -1,0 +1,126 @@
+"""Worker heartbeats in Redis, and the job context of a worker's logs.
+
+`WorkerObservability` is a Dramatiq middleware (settings.DRAMATIQ_BROKER):
+
+- when a worker boots, a daemon thread writes one key per queue it consumes,
+  ``convertall:worker:<queue>:<host>:<pid>``, every WORKER_HEARTBEAT_SECONDS
+  with a TTL of three intervals. A worker that dies (kill -9, lost machine)
+  stops writing and its keys vanish on their own; `live_workers()` reads them
+  for `/api/v1/health` and `/metrics`.
+- while a message is processed, the job id and family are bound to the
+  thread's log context (`conversions.logcontext`).
+
+Dramatiq's own ``dramatiq:__heartbeats__`` set says a consumer is alive but
+not which queue it serves, which is what health needs to know.
+"""
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+
+from django.conf import settings
+from dramatiq.middleware import Middleware
+
+from . import logcontext
+
+logger = logging.getLogger(__name__)
+
+KEY_PREFIX = "convertall:worker"
+
+
+def _client():
+    from .metrics import store
+
+    s = store()
+    return getattr(s, "client", None)
+
+
+def _queues_of(worker):
+    queues = worker.consumer_whitelist or set(worker.broker.get_declared_queues())
+    return sorted(q for q in queues if not q.endswith((".DQ", ".XQ")))
+
+
+class _Beat(threading.Thread):
+    def __init__(self, worker):
+        super().__init__(name="convertall-heartbeat", daemon=True)
+        self.queues = _queues_of(worker)
+        self.threads = worker.worker_threads
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
+        self.stopping = threading.Event()
+
+    def keys(self):
+        return [f"{KEY_PREFIX}:{q}:{self.worker_id}" for q in self.queues]
+
+    def beat(self, client):
+        interval = settings.WORKER_HEARTBEAT_SECONDS
+        value = json.dumps({"at": time.time(), "threads": self.threads, "pid": os.getpid()})
+        pipe = client.pipeline(transaction=False)
+        for key in self.keys():
+            pipe.set(key, value, ex=max(int(interval * 3), 2))
+        pipe.execute()
+
+    def run(self):
+        client = _client()
+        if client is None:
+            return
+        while not self.stopping.is_set():
+            try:
+                self.beat(client)
+            except Exception as exc:  # Redis down: keep trying, the broker will complain louder
+                logger.warning("worker heartbeat failed: %s", exc)
+            self.stopping.wait(settings.WORKER_HEARTBEAT_SECONDS)
+        try:
+            client.delete(*self.keys())
+        except Exception:
+            pass
+
+
+class WorkerObservability(Middleware):
+    def __init__(self):
+        self._beat = None
+        # Not message.options: Retries re-encodes those, and tokens are not JSON.
+        self._local = threading.local()
+
+    def after_worker_boot(self, broker, worker):
+        self._beat = _Beat(worker)
+        self._beat.start()
+        logger.info("worker up queues=%s threads=%s", ",".join(self._beat.queues), self._beat.threads)
+
+    def before_worker_shutdown(self, broker, worker):
+        if self._beat is not None:
+            self._beat.stopping.set()
+
+    def before_process_message(self, broker, message):
+        job = message.args[0] if message.args else ""
+        self._local.tokens = logcontext.bind_job(job, message.queue_name)
+
+    def after_process_message(self, broker, message, *, result=None, exception=None):
+        tokens = getattr(self._local, "tokens", None)
+        self._local.tokens = None
+        if tokens is not None:
+            logcontext.unbind_job(tokens)
+
+    after_skip_message = after_process_message
+
+
+def live_workers():
+    """{queue: [{"worker": host:pid, "age": seconds since its last beat, "threads": n}]}."""
+    client = _client()
+    out = {}
+    if client is None:
+        return out
+    now = time.time()
+    keys = list(client.scan_iter(match=f"{KEY_PREFIX}:*", count=500))
+    values = client.mget(keys) if keys else []
+    for key, raw in zip(keys, values, strict=True):
+        if raw is None:
+            continue
+        _, _, queue, ident = key.decode().split(":", 3)
+        data = json.loads(raw)
+        out.setdefault(queue, []).append(
+            {"worker": ident, "age": round(now - data["at"], 1), "threads": data.get("threads")}
+        )
+    return out
