@@ -1,7 +1,9 @@
 from django.contrib import admin, messages
+from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.urls import path, reverse
 from django.utils.html import format_html
 
-from . import services
+from . import services, storage
 from .models import Job, JobEvent, JobStatus
 
 
@@ -19,7 +21,8 @@ class JobEventInline(admin.TabularInline):
 class JobAdmin(admin.ModelAdmin):
     list_display = ("id", "status", "family", "source_format", "target_format", "original_filename", "owner",
                     "progress", "attempts", "created_at", "converter_seconds")
-    list_filter = ("status", "family", "source_format", "target_format", "kind", ("created_at", admin.DateFieldListFilter))
+    list_filter = ("status", "family", "source_format", "target_format", "kind", ("created_at", admin.DateFieldListFilter),
+                   ("owner", admin.RelatedOnlyFieldListFilter))
     search_fields = ("id", "original_filename", "owner__username", "owner__email")
     date_hierarchy = "created_at"
     readonly_fields = [f.name for f in Job._meta.fields] + ["files"]
@@ -33,8 +36,35 @@ class JobAdmin(admin.ModelAdmin):
     @admin.display(description="files")
     def files(self, obj):
         # Keys are server-made; the user's file name is escaped by format_html.
-        return format_html("source: {}<br>output: {} ({})", obj.source_key or "-", obj.output_key or "-",
-                           obj.output_filename or "-")
+        links = []
+        for which, key in (("source", obj.source_key), ("output", obj.output_key)):
+            if key and not obj.files_purged_at:
+                url = reverse("admin:conversions_job_file", args=[obj.pk, which])
+                links.append(format_html('<a href="{}">{}</a> ({})', url, which, key))
+            else:
+                links.append(format_html("{}: {}", which, key or "-"))
+        return format_html("{}<br>{}<br>output name: {}", links[0], links[1], obj.output_filename or "-")
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.file_view)
+        return [path("<uuid:job_id>/file/<str:which>/", view, name="conversions_job_file"), *super().get_urls()]
+
+    def file_view(self, request, job_id, which):
+        """Staff download of a job's stored source or output (any owner's)."""
+        job = Job.objects.filter(pk=job_id).first()
+        if job is None or which not in ("source", "output") or not self.has_view_permission(request, job):
+            raise Http404
+        store, key = (storage.uploads(), job.source_key) if which == "source" else (storage.outputs(), job.output_key)
+        name = job.original_filename if which == "source" else job.output_filename
+        content_type = job.detected_type if which == "source" else job.output_content_type
+        if not key:
+            raise Http404
+        if not storage.is_local(store):
+            return HttpResponseRedirect(storage.download_url(store, key, name, content_type or "application/octet-stream"))
+        try:
+            return FileResponse(store.open(key, "rb"), as_attachment=True, filename=name, content_type=content_type)
+        except FileNotFoundError:
+            raise Http404("The file is no longer stored.") from None
 
     @admin.action(description="Retry selected failed or stuck jobs")
     def retry_jobs(self, request, queryset):
