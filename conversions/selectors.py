@@ -48,6 +48,7 @@ def job_status_payload(job):
         "status": job.status,
         "progress": job.progress,
         "kind": job.kind,
+        "cached": job.cached,
         "family": job.family,
         "filename": job.original_filename,
         "sourceFormat": job.source_format,

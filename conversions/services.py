@@ -49,8 +49,13 @@ def resolve_pair(upload, target_format, options):
     return fmt, mime, target, converter, converter.clean_options(fmt, target, options)
 
 
-def job_create(*, upload, target_format, options=None, owner=None, session_key="", client_ip=None):
+def job_create(
+    *, upload, target_format, options=None, owner=None, session_key="", client_ip=None, operations=None, use_cache=True
+):
     """Validate an upload, store it and enqueue its job once the row is committed."""
+    from filters import cache as result_cache
+    from filters.services import plan_for_convert
+
     from accounts.quotas import enforce
 
     enforce(user=owner, client_ip=client_ip, session_key=session_key)  # 429 before any work
@@ -59,6 +64,7 @@ def job_create(*, upload, target_format, options=None, owner=None, session_key="
     if upload.size == 0:
         raise UnsupportedType("The uploaded file is empty.", code="empty_file")
     fmt, mime, target, converter, cleaned = resolve_pair(upload, target_format, options)
+    ops = plan_for_convert(target, operations)  # 400 before anything is stored
     job = Job(
         family=converter.family,
         converter=converter.name,
@@ -72,7 +78,14 @@ def job_create(*, upload, target_format, options=None, owner=None, session_key="
         owner=owner if owner is not None and owner.is_authenticated else None,
         session_key=session_key or "",
         client_ip=client_ip,
+        operations=ops,
     )
+    job.cache_key = result_cache.cache_key(
+        hashes=[getattr(upload, "sha256", "")], kind=job.kind, source_format=fmt, target_format=target,
+        converter=converter.name, options=cleaned, operations=ops,
+    )
+    if use_cache and (hit := result_cache.reuse(job)) is not None:
+        return hit
     job.source_key = storage.source_key(job.id, fmt)
     # Storage first, outside any transaction: a row never points at a missing file.
     storage.save_file(storage.uploads(), job.source_key, upload)
@@ -160,6 +173,10 @@ def _work_dir():
 
 
 def _convert(job, workdir):
+    if job.kind == Job.Kind.FILTER:
+        from filters.services import run_filter_job
+
+        return run_filter_job(job, workdir)
     converter = registry.find(job.source_format, job.target_format)
     if converter is None:
         raise ConversionFailed(
@@ -180,6 +197,8 @@ def _convert(job, workdir):
         options=job.options,
         job_id=job.id,
     )
+    if job.operations:
+        ctx.progress_span = (0, 50)  # the operations take the second half
     t0 = time.monotonic()
     result = converter.convert(ctx)
     seconds = time.monotonic() - t0
@@ -189,7 +208,13 @@ def _convert(job, workdir):
     logger.info(
         "converted job=%s family=%s tool=%s seconds=%.3f", job.id, job.family, converter.tool or converter.name, seconds
     )
-    return seconds, out_path, ctx.output_format
+    out_fmt = ctx.output_format
+    if job.operations:
+        from filters.services import apply_after_convert
+
+        out_path, out_fmt = apply_after_convert(ctx, job, out_path, out_fmt)
+        seconds = time.monotonic() - t0
+    return seconds, out_path, out_fmt
 
 
 def _store_output(job, out_path, out_fmt):
@@ -287,6 +312,8 @@ def job_delete(job):
 def job_purge_files(job):
     """Delete a job's stored files now; a succeeded job becomes `expired`."""
     storage.delete_quietly(storage.uploads(), job.source_key)
+    for key in job.source_keys[1:]:  # the other uploads of a multi-file job
+        storage.delete_quietly(storage.uploads(), key)
     storage.delete_quietly(storage.outputs(), job.output_key)
     now = timezone.now()
     Job.objects.filter(pk=job.pk).update(files_purged_at=now, updated_at=now)

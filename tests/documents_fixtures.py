@@ -75,6 +75,9 @@ def build_documents(root):
     for fmt in ("docx", "odt", "rtf", "html", "epub"):
         pandoc(root / "report.md", root / f"report.{fmt}")
         files[fmt] = root / f"report.{fmt}"
+    for fmt, writer in (("rst", "rst"), ("org", "org"), ("textile", "textile"), ("mediawiki", "mediawiki"), ("tex", "latex")):
+        pandoc(root / "report.md", root / f"report.{fmt}", "-t", writer)
+        files[fmt] = root / f"report.{fmt}"
     pandoc(root / "long.md", root / "long.docx")
     files["long_docx"] = root / "long.docx"
     pandoc(root / "deck.md", root / "deck.pptx")

@@ -64,6 +64,7 @@ class ConvertView(APIView):
                     "file": serializers.FileField(),
                     "targetFormat": serializers.CharField(),
                     "options": serializers.JSONField(required=False),
+                    "operations": serializers.JSONField(required=False),
                 },
             )
         },
@@ -71,6 +72,10 @@ class ConvertView(APIView):
         summary="Convert a file",
     )
     def post(self, request):
+        from filters.api import job_answer, use_cache
+        from filters.services import parse_wait
+
+        wait = parse_wait(request.query_params.get("wait"))
         options = parse_json_field(request.data, "options", {}, "an object")
         job = job_create(
             upload=request.FILES.get("file"),
@@ -79,10 +84,11 @@ class ConvertView(APIView):
             owner=request.user,
             session_key=session_key(request),
             client_ip=client_ip(request),
+            operations=request.data.get("operations"),
+            use_cache=use_cache(request),
         )
-        payload = public_payload(job_status_payload(job), request)
-        body = {k: payload[k] for k in ("jobId", "status", "statusUrl", "downloadUrl")}
-        return Response(body, status=202, headers={"Location": body["statusUrl"]})
+        # 202 with the job's URLs, or 200 with the finished job when ?wait=N sees it end.
+        return job_answer(request, job, wait)
 
 
 class StatusView(APIView):

@@ -1,0 +1,75 @@
+"""pandoc pairs on files pandoc wrote, and what its sandbox keeps out."""
+
+import zipfile
+
+import pytest
+
+from conversions.errors import ConversionFailed
+from conversions.registry import registry
+from tests.builders import image_bytes
+from tests.conversions.test_documents import convert, text_of
+from tests.documents_fixtures import documents, office_bridge, pdf_text  # noqa: F401
+
+SOURCES = ("md", "html", "rst", "epub", "docx", "odt", "org", "textile", "mediawiki", "tex")
+TARGETS = ("md", "html", "docx", "odt", "epub", "rst")
+
+
+def test_every_markup_pair_is_offered():
+    for source in SOURCES:
+        for target in TARGETS:
+            if source != target:
+                assert registry.find(source, target) is not None, (source, target)
+    # LibreOffice keeps the layout where it reads and writes both sides.
+    assert registry.find("docx", "odt").name == "libreoffice"
+    assert registry.find("md", "docx").name == "pandoc"
+    assert registry.find("epub", "docx").name == "pandoc"
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("source", SOURCES)
+def test_pandoc_pairs(tmp_path, documents, office_bridge, source, target):
+    if source == target:
+        pytest.skip("same format")
+    out, ctx, _ = convert(tmp_path, documents[source], source, target)
+    assert ctx.output_format == target
+    assert "migrating herons" in " ".join(text_of(out, target).split())
+
+
+@pytest.mark.parametrize("source", ["md", "rst", "org", "tex"])
+def test_markup_to_pdf_needs_no_tex(tmp_path, documents, office_bridge, source):
+    out, _, converter = convert(tmp_path, documents[source], source, "pdf")
+    assert converter.name == "pandoc"
+    assert "Quarterly report about migrating herons" in " ".join(pdf_text(out).split())
+
+
+def test_images_pointing_at_server_files_are_not_embedded(tmp_path):
+    secret = tmp_path / "server-secret.png"
+    secret.write_bytes(image_bytes("PNG"))
+    src = tmp_path / "evil.md"
+    src.write_text(f"# Hi\n\nText ![secret]({secret}) and ![net](http://127.0.0.1:9/x.png)\n")
+    for target in ("docx", "odt", "epub"):
+        out, _, _ = convert(tmp_path, src, "md", target)
+        with zipfile.ZipFile(out) as zf:
+            media = [n for n in zf.namelist() if n.lower().endswith((".png", ".jpg")) and not n.startswith("Thumbnails/")]
+        assert media == [], (target, media)
+        assert "secret" in text_of(out, target)
+
+
+def test_latex_cannot_include_server_files(tmp_path):
+    src = tmp_path / "evil.tex"
+    src.write_text("\\documentclass{article}\\begin{document}Hello\\input{/etc/passwd}\\end{document}\n")
+    try:
+        out, _, _ = convert(tmp_path, src, "tex", "md")
+    except ConversionFailed:
+        return
+    assert "root:" not in out.read_text()
+
+
+def test_metadata_cannot_name_a_cover_file(tmp_path):
+    secret = tmp_path / "server-secret.png"
+    secret.write_bytes(image_bytes("PNG"))
+    src = tmp_path / "cover.md"
+    src.write_text(f"---\ntitle: Book\ncover-image: {secret}\n---\n\nBody text\n")
+    out, _, _ = convert(tmp_path, src, "md", "epub")
+    with zipfile.ZipFile(out) as zf:
+        assert not [n for n in zf.namelist() if "cover" in n.lower() and n.lower().endswith(".png")]
