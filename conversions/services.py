@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from . import formats, metrics, sniff, storage
+from . import admission, formats, metrics, sniff, storage
 from .cache import job_changed
 from .context import ConversionContext
 from .errors import BadRequest, Canceled, ConversionFailed, TransientError, UnsupportedType
@@ -64,6 +64,7 @@ def job_create(
     if upload.size == 0:
         raise UnsupportedType("The uploaded file is empty.", code="empty_file")
     fmt, mime, target, converter, cleaned = resolve_pair(upload, target_format, options)
+    admission.check_queue(converter.family)  # 503 before the upload is stored
     ops = plan_for_convert(target, operations)  # 400 before anything is stored
     job = Job(
         family=converter.family,

@@ -251,6 +251,9 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"submit": env("RATE_LIMIT", default="100/min")},
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+# A family with this many jobs queued answers 503 + Retry-After (0: no limit).
+QUEUE_MAX_DEPTH = env.int("QUEUE_MAX_DEPTH", default=1000)
+QUEUE_FULL_RETRY_AFTER = env.int("QUEUE_FULL_RETRY_AFTER", default=30)
 # Client IP comes from proxy headers only when the direct peer is one of these.
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 SPECTACULAR_SETTINGS = {
