@@ -73,7 +73,7 @@ FORMATS = {
         _f("mp3", "audio", "audio/mpeg", ("audio/x-mp3",), label="MP3"),
         _f("wav", "audio", "audio/wav", ("audio/x-wav", "audio/vnd.wave"), label="WAV"),
         _f("flac", "audio", "audio/flac", ("audio/x-flac",), label="FLAC"),
-        _f("ogg", "audio", "audio/ogg", ("application/ogg", "audio/x-vorbis+ogg"), aliases=("oga",), label="OGG"),
+        _f("ogg", "audio", "audio/ogg", ("application/ogg", "audio/x-vorbis+ogg", "video/ogg"), aliases=("oga",), label="OGG"),
         _f("opus", "audio", "audio/opus", ("audio/ogg", "application/ogg"), label="Opus"),
         _f("aac", "audio", "audio/aac", ("audio/x-hx-aac-adts", "audio/x-aac"), label="AAC"),
         _f("m4a", "audio", "audio/mp4", ("audio/x-m4a", "video/mp4"), label="M4A"),
@@ -81,7 +81,7 @@ FORMATS = {
         _f("aiff", "audio", "audio/aiff", ("audio/x-aiff",), aliases=("aif",), label="AIFF"),
         _f("amr", "audio", "audio/amr", ("audio/AMR",), label="AMR"),
         # Video
-        _f("mp4", "video", "video/mp4", ("video/x-m4v", "video/quicktime"), label="MP4"),
+        _f("mp4", "video", "video/mp4", ("video/x-m4v", "video/quicktime", "audio/x-m4a", "audio/mp4"), label="MP4"),
         _f("webm", "video", "video/webm", ("video/x-matroska",), label="WebM"),
         _f("mkv", "video", "video/x-matroska", ("video/webm",), label="MKV"),
         _f("mov", "video", "video/quicktime", ("video/mp4",), label="MOV"),
@@ -91,7 +91,7 @@ FORMATS = {
         _f("mpeg", "video", "video/mpeg", ("video/MP2P", "video/MP1S"), aliases=("mpg",), label="MPEG"),
         _f("m4v", "video", "video/x-m4v", ("video/mp4",), label="M4V"),
         _f("3gp", "video", "video/3gpp", ("video/mp4", "video/3gpp2"), label="3GP"),
-        _f("ogv", "video", "video/ogg", ("application/ogg",), label="OGV"),
+        _f("ogv", "video", "video/ogg", ("application/ogg", "audio/ogg"), label="OGV"),
         _f("ts", "video", "video/mp2t", ("video/MP2T", "application/octet-stream"), label="MPEG-TS"),
         # Archives (results of several files)
         _f("zip", "archive", "application/zip", label="ZIP"),

@@ -14,6 +14,27 @@ def detect_mime(path):
     return magic.from_file(str(path), mime=True)
 
 
+# ffmpeg's HLS and concat demuxers follow a playlist to other files and URLs.
+# Workers force an explicit demuxer anyway; an upload that is a playlist is
+# refused here, whatever its name, so it is never stored or probed.
+_PLAYLIST_MARKERS = (b"#EXTM3U", b"#EXT-X-", b"ffconcat version", b"concat:")
+_MEDIA_CATEGORIES = ("audio", "video")
+
+
+def refuse_playlist(path, fmt):
+    if fmt is None or formats.FORMATS[fmt].category not in _MEDIA_CATEGORIES:
+        return
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if text.startswith(_PLAYLIST_MARKERS) or b"#EXTM3U" in head or b"#EXT-X-" in head:
+        raise UnsupportedType(
+            f"This file is a playlist or concat script, not a {fmt.upper()} file. "
+            "Upload the media file itself.",
+            code="playlist_refused",
+        )
+
+
 def identify(path, filename, *, accepted=None):
     """Return (format name, detected MIME) for an uploaded file, or raise 415.
 
@@ -23,6 +44,7 @@ def identify(path, filename, *, accepted=None):
     """
     mime = detect_mime(path)
     claimed = formats.extension_of(filename)
+    refuse_playlist(path, claimed)
     candidates = formats.formats_for_mime(mime)
     if accepted is not None:
         candidates = [c for c in candidates if c in accepted]

@@ -26,7 +26,8 @@ class Target:
 
 
 _MP4_AUDIO = frozenset({"aac", "mp3"})
-_MKV_VIDEO = frozenset({"h264", "hevc", "vp8", "vp9", "av1", "mpeg4", "mpeg2video", "mpeg1video", "theora"})
+# MPEG-1/2 video is re-encoded: program streams often lack the timestamps Matroska needs.
+_MKV_VIDEO = frozenset({"h264", "hevc", "vp8", "vp9", "av1", "mpeg4", "theora"})
 _MKV_AUDIO = frozenset({"aac", "mp3", "mp2", "opus", "vorbis", "flac", "ac3", "eac3", "alac", "pcm_s16le", "pcm_s24le"})
 
 VIDEO_TARGETS = {
@@ -53,7 +54,10 @@ LOSSLESS_AUDIO = ("wav", "flac", "aiff")
 
 # Defaults chosen for speed on a shared CPU: x264 veryfast, VP9 realtime with row threading.
 CRF_DEFAULT = {"h264": 23, "vp9": 33}
-AUDIO_BITRATE_DEFAULT = {"aac": 160, "opus": 128, "mp3": 192, "vorbis": 160}
+AUDIO_BITRATE_DEFAULT = {"aac": 160, "opus": 128, "mp3": 192}
+# MP3 below 32 kHz (MPEG-2/2.5) and AAC at 8-16 kHz have 36-128 ms frames and patchy player support.
+LOW_RATE_CODECS = ("mp3", "aac")
+LOW_RATE_LIMIT = 32000
 
 
 def video_encoder_args(codec, opts):
@@ -71,13 +75,18 @@ def video_encoder_args(codec, opts):
     return [*args, "-crf", str(crf)] + (["-b:v", "0"] if codec == "vp9" else [])
 
 
-def audio_encoder_args(codec, opts):
+def audio_encoder_args(codec, opts, source_rate=0):
     encoder = {"aac": "aac", "opus": "libopus", "mp3": "libmp3lame", "vorbis": "libvorbis"}.get(codec, codec)
     args = ["-c:a", encoder]
     if codec in AUDIO_BITRATE_DEFAULT:
         args += ["-b:a", f"{opts.get('audioBitrate', AUDIO_BITRATE_DEFAULT[codec])}k"]
+    elif codec == "vorbis":
+        # Quality mode: a fixed bitrate fails libvorbis' setup at low sample rates.
+        args += ["-b:a", f"{opts['audioBitrate']}k"] if opts.get("audioBitrate") else ["-q:a", "5"]
     if opts.get("sampleRate"):
         args += ["-ar", str(opts["sampleRate"])]
+    elif codec in LOW_RATE_CODECS and 0 < source_rate < LOW_RATE_LIMIT:
+        args += ["-ar", "44100"]
     if opts.get("channels"):
         args += ["-ac", str(opts["channels"])]
     return args
@@ -132,7 +141,7 @@ def video_plan(info, source_fmt, source_name, target_fmt, opts, output_name, ext
             args += ["-c:a", "copy"]
             copied.append("audio")
         else:
-            args += audio_encoder_args(target.audio, opts)
+            args += audio_encoder_args(target.audio, opts, audio.sample_rate)
     return Plan(_head(source_fmt, source_name) + [*extra, *args] + _tail(target, output_name), tuple(copied))
 
 
@@ -144,7 +153,7 @@ def audio_plan(info, source_fmt, source_name, target_fmt, opts, output_name, ext
         args += ["-c:a", "copy"]
         copied = ("audio",)
     else:
-        args += audio_encoder_args(target.audio, opts)
+        args += audio_encoder_args(target.audio, opts, info.audio.sample_rate)
         copied = ()
     return Plan(_head(source_fmt, source_name) + [*extra, *args] + _tail(target, output_name), copied)
 
