@@ -135,15 +135,37 @@ def grouped():
     return [(key, title, buckets[key]) for key, title in GROUPS if buckets[key]]
 
 
+def grouped_by_source():
+    """[(key, title, count, [(source_label, [pairs])])]: each family, one row per source format."""
+    out = []
+    for key, title, pairs in grouped():
+        rows = {}
+        for pair in pairs:
+            rows.setdefault(pair.source, []).append(pair)
+        sources = sorted(rows, key=lambda s: label(s).lower())
+        out.append((key, title, len(pairs), [(label(s), rows[s]) for s in sources]))
+    return out
+
+
+# Shown first on the home page when the registry offers them (a pointer, not a second catalog).
+POPULAR = ("pdf-to-word", "word-to-pdf", "png-to-jpg", "jpg-to-png", "heic-to-jpg", "webp-to-png",
+           "jpg-to-pdf", "excel-to-pdf", "mp4-to-mp3", "mov-to-mp4", "wav-to-mp3", "powerpoint-to-pdf")
+
+
+def popular():
+    pages = by_slug()
+    return [pages[slug] for slug in POPULAR if slug in pages]
+
+
 def related(pair, limit=12):
-    """Other pairs from the same source, then into the same target."""
+    """Other pairs from the same source, then into the same target from the same family."""
     out = []
     pairs = all_pairs()
     for p in pairs:
         if p.source == pair.source and p.slug != pair.slug:
             out.append(p)
     for p in pairs:
-        if p.target == pair.target and p.source != pair.source:
+        if p.target == pair.target and p.source != pair.source and p.group == pair.group:
             out.append(p)
     return out[:limit]
 

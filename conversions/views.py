@@ -21,12 +21,15 @@ public_page = cache_control(public=True, max_age=PAGE_MAX_AGE)
 
 @public_page
 def home(request):
-    groups = pages.grouped()
-    return render(
-        request,
-        "conversions/home.html",
-        {"groups": groups, "count": sum(len(g[2]) for g in groups), "canonical": reverse("home"), "cacheable": True},
-    )
+    groups = pages.grouped_by_source()
+    context = {
+        "groups": groups,
+        "count": sum(g[2] for g in groups),
+        "popular": pages.popular(),
+        "canonical": reverse("home"),
+        "cacheable": True,
+    }
+    return render(request, "conversions/home.html", context)
 
 
 @public_page
@@ -34,7 +37,7 @@ def converter_list(request):
     return render(
         request,
         "conversions/converter_list.html",
-        {"groups": pages.grouped(), "canonical": reverse("converter-list"), "cacheable": True},
+        {"groups": pages.grouped_by_source(), "canonical": reverse("converter-list"), "cacheable": True},
     )
 
 

@@ -5,6 +5,8 @@
   if (!input) return;
   var items = Array.prototype.slice.call(document.querySelectorAll("[data-search]"));
   var groups = Array.prototype.slice.call(document.querySelectorAll("[data-group]"));
+  var rows = Array.prototype.slice.call(document.querySelectorAll("[data-source-row]"));
+  var popular = document.querySelector("[data-popular]");
   var empty = document.querySelector("[data-search-empty]");
   var status = document.getElementById("search-status");
 
@@ -18,7 +20,7 @@
     var label = item.textContent.toLowerCase().replace(/\s+/g, " ");
     if (words.length === 2) {
       // Two words read as "from to": the label's order must match.
-      var parts = label.split(/ → | to /);
+      var parts = label.trim().split(/ → | to /);
       if (parts.length === 2) {
         return parts[0].indexOf(words[0]) !== -1 && parts[1].indexOf(words[1]) !== -1;
       }
@@ -34,6 +36,10 @@
       item.hidden = !ok;
       if (ok) shown++;
     });
+    rows.forEach(function (r) {
+      r.hidden = !r.querySelector("[data-search]:not([hidden])");
+    });
+    if (popular) popular.hidden = words.length > 0;
     groups.forEach(function (g) {
       g.hidden = !g.querySelector("[data-search]:not([hidden])");
     });

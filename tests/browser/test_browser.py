@@ -1,0 +1,144 @@
+"""A person in Chromium: convert with and without JavaScript, sign up and use an API key."""
+
+import io
+import time
+
+import pytest
+import requests
+from PIL import Image
+
+from tests.builders import image_bytes
+
+pytestmark = pytest.mark.slow
+
+TIMEOUT = 30_000
+
+
+@pytest.fixture
+def png(tmp_path):
+    path = tmp_path / "holiday.png"
+    # Big enough that the upload takes a few progress events.
+    im = Image.effect_noise((900, 700), 60).convert("RGB")
+    im.save(path, format="PNG")
+    return path
+
+
+def assert_jpeg(path):
+    with Image.open(path) as im:
+        assert im.format == "JPEG"
+
+
+def test_convert_png_to_jpg_with_javascript(site, page, png, artifacts):
+    page.goto(site.url + "/converters/png-to-jpg")
+    assert page.title().startswith("PNG to JPG converter")
+    page.screenshot(path=str(artifacts / "converter-page.png"), full_page=True)
+    page.set_input_files("#file", str(png))
+    assert "holiday.png" in page.locator("[data-file-name]").inner_text()
+    page.get_by_role("button", name="Convert to JPG").click()
+    panel = page.locator("[data-panel]")
+    panel.wait_for(state="visible")
+    download = page.locator("[data-download]")
+    download.wait_for(state="visible", timeout=TIMEOUT)
+    assert page.locator("[data-upload-progress]").evaluate("el => el.value") == 100
+    assert page.locator("[data-job-progress]").evaluate("el => el.value") == 100
+    assert page.locator("[data-panel-title]").inner_text() == "Your file is ready"
+    page.screenshot(path=str(artifacts / "converter-done.png"), full_page=True)
+    # Keyboard users land on the download button.
+    assert page.evaluate("document.activeElement.hasAttribute('data-download')")
+    with page.expect_download() as info:
+        download.click()
+    assert info.value.suggested_filename == "holiday.jpg"
+    assert_jpeg(info.value.path())
+    page.get_by_role("button", name="Convert another file").click()
+    assert page.locator("#file").is_visible() and page.evaluate("document.activeElement.id") == "file"
+
+
+def test_convert_png_to_jpg_without_javascript(site, browser, png, artifacts):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    try:
+        page.goto(site.url + "/converters/png-to-jpg")
+        page.set_input_files("#file", str(png))
+        page.get_by_label("Quality").fill("60")
+        page.get_by_role("button", name="Convert to JPG").click()
+        page.wait_for_url("**/jobs/*")
+        link = page.get_by_role("link", name="Download holiday.jpg")
+        link.wait_for(state="visible", timeout=TIMEOUT)  # the page refreshes itself until done
+        page.screenshot(path=str(artifacts / "job-page.png"), full_page=True)
+        with page.expect_download() as info:
+            link.click()
+        assert_jpeg(info.value.path())
+        page.goto(site.url + "/history")
+        assert page.get_by_role("link", name="holiday.png").count() >= 1
+    finally:
+        context.close()
+
+
+def test_wrong_file_type_is_explained(site, page, tmp_path):
+    bad = tmp_path / "notes.png"
+    bad.write_text("this is not a picture")
+    page.goto(site.url + "/converters/png-to-jpg")
+    page.set_input_files("#file", str(bad))
+    page.get_by_role("button", name="Convert to JPG").click()
+    alert = page.locator("[data-error]")
+    alert.wait_for(state="visible", timeout=TIMEOUT)
+    assert page.locator("[data-panel-title]").inner_text() == "Wrong file type"
+    assert "PNG" in alert.inner_text() or "png" in alert.inner_text()
+
+
+def test_home_search_and_keyboard(site, page, artifacts):
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(site.url + "/")
+    page.screenshot(path=str(artifacts / "home.png"), full_page=True)
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip-link"
+    search = page.get_by_label("Find a converter")
+    search.fill("png to jpg")
+    visible = page.locator("[data-search]:visible a")
+    assert visible.count() == 1 and visible.get_attribute("href") == "/converters/png-to-jpg"
+    assert page.locator("[data-popular]").is_hidden()
+    assert "1 converter found" in page.locator("#search-status").inner_text()
+    search.fill("")
+    assert page.locator("[data-search]:visible").count() > 100
+    search.fill("png-to-jpg")
+    search.press("Enter")
+    page.wait_for_url("**/converters/png-to-jpg")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(site.url + "/converters/png-to-jpg")
+    page.screenshot(path=str(artifacts / "converter-mobile.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_sign_up_create_api_key_and_use_it(site, page, artifacts):
+    name = f"user{int(time.time() * 1000)}"
+    page.goto(site.url + "/accounts/signup/")
+    page.get_by_label("Username").fill(name)
+    page.get_by_label("Email").fill(f"{name}@example.com")
+    page.get_by_label("Password", exact=True).fill("a-long-secret-42!")
+    page.get_by_label("Password confirmation").fill("a-long-secret-42!")
+    page.get_by_role("button", name="Sign up").click()
+    page.wait_for_url("**/accounts/")
+    page.get_by_label("Name").fill("my script")
+    page.get_by_role("button", name="Create key").click()
+    key = page.locator("[data-new-key]").input_value()
+    assert key.startswith("ca_")
+    page.screenshot(path=str(artifacts / "account.png"), full_page=True)
+
+    auth = {"Authorization": f"Bearer {key}"}
+    resp = requests.post(site.url + "/api/v1/convert", headers=auth, timeout=30,
+                         files={"file": ("api.png", image_bytes(), "image/png")}, data={"targetFormat": "jpg"})
+    assert resp.status_code == 202, resp.text
+    status_url = resp.json()["statusUrl"]
+    deadline = time.monotonic() + 30
+    while (body := requests.get(status_url, headers=auth, timeout=10).json())["status"] not in ("succeeded", "failed"):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert body["status"] == "succeeded"
+    assert requests.get(status_url, timeout=10).status_code == 404  # without the key: not yours
+    data = requests.get(body["result"]["downloadUrl"], headers=auth, timeout=10).content
+    assert Image.open(io.BytesIO(data)).format == "JPEG"
+    # The key's job is the account's: it is in the history, and the key shows as used.
+    page.goto(site.url + "/history")
+    assert page.get_by_role("link", name="api.png").count() == 1
+    page.goto(site.url + "/accounts/")
+    assert "never" not in page.locator("table").inner_text()
