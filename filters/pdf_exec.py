@@ -62,7 +62,8 @@ def _run_pdftool(ctx, batch, inputs, out):
 def _run_gs(ctx, extra, src, out):
     argv = [
         "gs", "-dSAFER", "-dBATCH", "-dNOPAUSE", "-dQUIET", "-sDEVICE=pdfwrite", "-dCompatibilityLevel=1.5",
-        "-dDetectDuplicateImages=true", *extra, f"-sOutputFile={out.name}", src.name,
+        # Without AutoRotatePages=/None, pdfwrite turns pages to follow their text (a diagonal watermark!).
+        "-dDetectDuplicateImages=true", "-dAutoRotatePages=/None", *extra, f"-sOutputFile={out.name}", src.name,
     ]
     ctx.run(argv, timeout=300, memory_mb=2048, tool="gs")
     if not out.exists() or out.stat().st_size == 0:
