@@ -2,6 +2,7 @@
 
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
@@ -9,10 +10,26 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from conversions.clientip import client_ip
+from conversions.models import Job
 
 from . import keys, quotas
 from .forms import ApiKeyForm, SignUpForm
 from .models import ApiKey
+
+
+def claim_browser_jobs(user, session_key):
+    """This browser's anonymous jobs join the account it signs in to (login rotates the session key)."""
+    if not session_key:
+        return 0
+    return Job.objects.filter(owner__isnull=True, session_key=session_key).update(owner=user, session_key="")
+
+
+class LoginView(auth_views.LoginView):
+    def form_valid(self, form):
+        session_key = self.request.session.session_key
+        response = super().form_valid(form)
+        claim_browser_jobs(form.get_user(), session_key)
+        return response
 
 
 @never_cache
@@ -22,7 +39,9 @@ def signup(request):
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.save()
+        session_key = request.session.session_key
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        claim_browser_jobs(user, session_key)
         messages.success(request, "Welcome! Your account is ready.")
         return redirect("account")
     return render(request, "accounts/signup.html", {"form": form}, status=400 if form.errors else 200)

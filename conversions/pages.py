@@ -135,10 +135,25 @@ def grouped():
     return [(key, title, buckets[key]) for key, title in GROUPS if buckets[key]]
 
 
-def grouped_by_source():
+def matches(pair, query):
+    """The server-side twin of static/js/search.js, for browsers without JavaScript."""
+    words = query.lower().replace("-to-", " ").replace("→", " ").split()
+    words = [w for w in words if w != "to"]
+    if len(words) == 2:
+        src, tgt = words
+        return src in f"{pair.source} {word(pair.source)} {pair.source_label.lower()}" and tgt in (
+            f"{pair.target} {word(pair.target)} {pair.target_label.lower()}"
+        )
+    return all(w in pair.search_text for w in words)
+
+
+def grouped_by_source(query=""):
     """[(key, title, count, [(source_label, [pairs])])]: each family, one row per source format."""
     out = []
     for key, title, pairs in grouped():
+        pairs = [p for p in pairs if matches(p, query)] if query.strip() else pairs
+        if not pairs:
+            continue
         rows = {}
         for pair in pairs:
             rows.setdefault(pair.source, []).append(pair)

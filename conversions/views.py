@@ -34,11 +34,15 @@ def home(request):
 
 @public_page
 def converter_list(request):
-    return render(
-        request,
-        "conversions/converter_list.html",
-        {"groups": pages.grouped_by_source(), "canonical": reverse("converter-list"), "cacheable": True},
-    )
+    # ?q= filters on the server too, for the home page's search without JavaScript.
+    query = request.GET.get("q", "")[:100]
+    context = {
+        "groups": pages.grouped_by_source(query),
+        "query": query,
+        "canonical": reverse("converter-list"),
+        "cacheable": True,
+    }
+    return render(request, "conversions/converter_list.html", context)
 
 
 @public_page

@@ -78,3 +78,26 @@ def test_cached_pages_show_no_user_but_private_pages_do(client):
     home = client.get("/")
     assert "ann" not in home.content.decode() and "data-account-slot" in home.content.decode()
     assert "ann" in client.get("/history").content.decode()
+
+
+def test_this_browsers_jobs_join_the_account_on_sign_up_and_log_in(client):
+    from conversions.models import Job
+    from tests.builders import image_bytes, upload
+
+    def convert(c, name):
+        c.post("/convert", {"file": upload(name, image_bytes()), "converter": "png-to-jpg"})
+
+    convert(client, "before-signup.png")
+    stranger = type(client)()
+    convert(stranger, "strangers.png")
+    client.post("/accounts/signup/", {"username": "ann", "email": "ann@example.com", "password1": PASSWORD,
+                                      "password2": PASSWORD})
+    ann = User.objects.get(username="ann")
+    assert list(Job.objects.filter(owner=ann).values_list("original_filename", flat=True)) == ["before-signup.png"]
+    client.post("/accounts/logout/")
+    convert(client, "before-login.png")
+    client.post("/accounts/login/", {"username": "ann", "password": PASSWORD})
+    assert Job.objects.filter(owner=ann).count() == 2
+    assert Job.objects.get(original_filename="strangers.png").owner is None
+    html = client.get("/history").content.decode()
+    assert "before-login.png" in html and "strangers.png" not in html

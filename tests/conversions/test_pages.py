@@ -254,3 +254,11 @@ def test_static_assets_are_served(client):
     for path in ("/static/css/site.css", "/static/js/convert.js", "/static/js/search.js"):
         resp = client.get(path)
         assert resp.status_code == 200, path
+
+
+def test_catalog_search_works_without_javascript(client):
+    html = client.get("/converters/?q=png+to+jpg").content.decode()
+    assert 'href="/converters/png-to-jpg"' in html and 'href="/converters/jpg-to-png"' not in html
+    assert 'value="png to jpg"' in html
+    html = client.get("/converters/?q=nothing-like-this").content.decode()
+    assert "No converter matches “nothing-like-this”" in html
