@@ -374,3 +374,32 @@ def test_garbage_with_a_valid_signature_is_refused_without_paths(tmp_path):
         convert(tmp_path, src, "jpg", "png")
     assert err.value.code == "invalid_image"
     assert err.value.message == "The JPG image could not be read: it is not a valid image of that type."
+
+
+HEIC_AFTER_URLS = """
+import django, sys
+django.setup()
+import convertall.urls  # loads the filters, hence pyvips and the system libheif
+from media.converters import images
+images.write_image(sys.argv[1], "heic", sys.argv[2], "png", {})
+print("converted")
+"""
+
+
+def test_heic_decodes_in_a_process_that_loaded_pyvips(tmp_path):
+    """pillow-heif and libvips carry two libheif builds: the wrong load order segfaults."""
+    import os
+    import subprocess
+    import sys
+
+    src = make_source(tmp_path, "heic")
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "convertall.settings_test", "PYTHONPATH": str(root)}
+    proc = subprocess.run(
+        [sys.executable, "-c", HEIC_AFTER_URLS, str(src), str(tmp_path / "out.png")],
+        cwd=root, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])
+    assert "converted" in proc.stdout
+    with Image.open(tmp_path / "out.png") as im:
+        assert im.size == (W, H)
