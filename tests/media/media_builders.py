@@ -42,8 +42,8 @@ def ffmpeg(*args):
     subprocess.run(["ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-y", *map(str, args)], check=True)
 
 
-def make_video(path, *, seconds=1, size="160x120", vcodec=None, acodec=("-c:a", "aac"), muxer="mp4"):
-    src = ["-f", "lavfi", "-i", f"testsrc=size={size}:rate=25:duration={seconds}",
+def make_video(path, *, seconds=1, size="160x120", vcodec=None, acodec=("-c:a", "aac"), muxer="mp4", pattern="testsrc"):
+    src = ["-f", "lavfi", "-i", f"{pattern}=size={size}:rate=25:duration={seconds}",
            "-f", "lavfi", "-i", AUDIO.format(s=seconds)]
     vcodec = vcodec or ["-c:v", "libx264", "-pix_fmt", "yuv420p"]
     ffmpeg(*src, *vcodec, "-pix_fmt", "yuv420p", *acodec, "-f", muxer, path)
