@@ -6,8 +6,21 @@ import tempfile
 os.environ.setdefault("CONVERTALL_VAR_DIR", tempfile.mkdtemp(prefix="convertall-test-"))
 os.environ.setdefault("EMBEDDED_WORKERS", "0")
 
+# pytest-django imports these settings before the root conftest.py runs, so
+# the PostgreSQL URL has to be found here; set in conftest it came too late
+# and the suite silently ran on in-memory SQLite.
+if not os.environ.get("DATABASE_URL"):
+    from tests import services as _services
+
+    if _services.postgres_url():
+        os.environ["DATABASE_URL"] = _services.postgres_url()
+
 from .settings import *  # noqa: E402,F401,F403
-from .settings import DRAMATIQ_BROKER  # noqa: E402
+from .settings import DATABASES, DRAMATIQ_BROKER  # noqa: E402
+
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # Several suites may run at once on one server: each gets its own test database.
+    DATABASES["default"]["TEST"] = {"NAME": f"test_convertall_{os.getpid()}"}
 
 # Tests run actors on Dramatiq's stub broker; end-to-end tests start real
 # worker processes against Redis themselves.
