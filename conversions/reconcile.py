@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from .cache import job_changed
 from .models import Job, JobStatus
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ def _release_dead_leases():
             status=JobStatus.QUEUED, lease_until=None, updated_at=timezone.now()
         ):
             job.status = JobStatus.QUEUED
+            job_changed(job.pk)
             released.append(job)
     return released
 
@@ -68,6 +70,8 @@ def purge_expired(now=None):
     count = 0
     for job in due.iterator():
         job_purge_files(job)
+        # The status endpoint answers from a cached copy: it must say `expired` now too.
+        job_changed(job.pk)
         count += 1
     logger.info("purge_expired: purged=%s", count)
     return count
