@@ -17,14 +17,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from . import pages
+from . import filter_pages, pages
 from .api.throttles import SubmitThrottle
 from .clientip import client_ip
 from .errors import ConvertAllError, error_body
 from .models import ACTIVE_STATUSES, Job
 from .selectors import job_get_visible, job_status_payload, public_payload
 from .services import job_create, job_delete
-from .views import converter_context
+from .views import converter_context, filter_context
 
 logger = logging.getLogger(__name__)
 
@@ -82,27 +82,28 @@ def _throttle(request):
         )
 
 
-@csrf_exempt
-@never_cache
-@require_POST
-def convert_submit(request):
-    pair = None
+def _caller(request):
+    """The identity a job is created under (owner, or this browser's session, and the client IP)."""
+    anonymous = not request.user.is_authenticated
+    return {
+        "owner": request.user,
+        "session_key": _session_key(request) if anonymous else "",
+        "client_ip": client_ip(request),
+    }
+
+
+def _submit(request, resolve, create, error_context):
+    """The shared path of the converter and filter forms: checks, one service call, the answer."""
+    page = None
     try:
         post = request.POST  # parses the upload: may raise 413 from the upload handler
-        pair, _ = pages.resolve(post.get("converter", ""))
+        page = resolve(post)
         if request.user.is_authenticated and not same_origin(request):
-            raise CrossSite("This form was sent from another site; open the converter page and try again.")
+            raise CrossSite("This form was sent from another site; open the page again and retry.")
         _throttle(request)
-        job = job_create(
-            upload=request.FILES.get("file"),
-            target_format=post.get("targetFormat") or (pair.target if pair else ""),
-            options=_options(pair, post),
-            owner=request.user,
-            session_key="" if request.user.is_authenticated else _session_key(request),
-            client_ip=client_ip(request),
-        )
+        job = create(post, page, _caller(request))
     except ConvertAllError as exc:
-        return _submit_error(request, pair, exc)
+        return _submit_error(request, exc, error_context(page) if page is not None else None)
     logger.info("page submit job=%s family=%s", job.pk, job.family)
     if _wants_json(request):
         body = public_payload(job_status_payload(job), request)
@@ -114,15 +115,55 @@ def convert_submit(request):
     return response
 
 
-def _submit_error(request, pair, exc):
+@csrf_exempt
+@never_cache
+@require_POST
+def convert_submit(request):
+    def resolve(post):
+        return pages.resolve(post.get("converter", ""))[0]
+
+    def create(post, pair, caller):
+        return job_create(
+            upload=request.FILES.get("file"),
+            target_format=post.get("targetFormat") or (pair.target if pair else ""),
+            options=_options(pair, post),
+            **caller,
+        )
+
+    return _submit(request, resolve, create, lambda pair: ("conversions/converter.html", converter_context(pair)))
+
+
+@csrf_exempt
+@never_cache
+@require_POST
+def filter_submit(request):
+    from filters.services import filter_job_create
+
+    def create(post, page, caller):
+        if page is None:
+            raise ConvertAllError("Unknown filter; open a filter page and try again.", code="unknown_filter")
+        return filter_job_create(
+            uploads=request.FILES.getlist("file"), operations=[filter_pages.operation_from_form(page, post)], **caller
+        )
+
+    return _submit(
+        request,
+        lambda post: filter_pages.resolve(post.get("filter", "")),
+        create,
+        lambda page: ("conversions/filter.html", filter_context(page)),
+    )
+
+
+def _submit_error(request, exc, page):
     message = exc.message
     if exc.code == "file_too_large" and not request.user.is_authenticated:
         message += " Signed-in users may upload larger files."
     if _wants_json(request):
         response = JsonResponse(error_body(exc.code, message), status=exc.status)
-    elif pair is not None:
-        context = converter_context(pair, error=message, error_code=exc.code)
-        response = render(request, "conversions/converter.html", context, status=exc.status)
+    elif page is not None:
+        template, context = page
+        context = {**context, "error": message, "error_code": exc.code}
+        response = render(request, template, context, status=exc.status)
     else:
         response = render(request, "conversions/submit_error.html", {"error": message}, status=exc.status)
     for name, value in exc.headers.items():
@@ -136,14 +177,24 @@ def job_page(request, job_id):
         job = job_get_visible(job_id, request.user)
     except ConvertAllError:
         raise Http404("No job with this id.") from None
-    pair, _ = pages.resolve(f"{job.source_format}-to-{job.target_format}")
     context = {
         "job": job,
-        "pair": pair,
+        "again_url": _again_url(job),
         "active": job.status in ACTIVE_STATUSES,
         "can_delete": _history_jobs(request).filter(pk=job.pk).exists(),
     }
     return render(request, "conversions/job.html", context)
+
+
+def _again_url(job):
+    """Where "convert another file" goes: the page this kind of job came from."""
+    if job.kind == Job.Kind.FILTER and job.operations:
+        from filters.vocabulary import family_of
+
+        page = filter_pages.resolve(f"{family_of(job.source_format)}-{job.operations[0].get('op', '')}")
+        return page.url if page else "/"
+    pair, _ = pages.resolve(f"{job.source_format}-to-{job.target_format}")
+    return pair.url if pair else "/"
 
 
 def _history_jobs(request):

@@ -63,8 +63,25 @@ class PagePair:
         return f"{word(self.source)}-to-{word(self.target)}"
 
     @property
+    def url(self):
+        from django.urls import reverse
+
+        return reverse("converter", args=[self.slug])
+
+    @property
     def source_label(self):
         return label(self.source)
+
+    # The catalog rows share one shape with filter pages (see _groups.html).
+    @property
+    def link_text(self):
+        return self.target_label
+
+    @property
+    def sr_prefix(self):
+        return f"{self.source_label} to "
+
+    sr_suffix = ""
 
     @property
     def target_label(self):
@@ -147,8 +164,18 @@ def matches(pair, query):
     return all(w in pair.search_text for w in words)
 
 
+def matches_text(text, query):
+    words = [w for w in query.lower().split() if w != "to"]
+    return all(w in text for w in words)
+
+
 def grouped_by_source(query=""):
-    """[(key, title, count, [(source_label, [pairs])])]: each family, one row per source format."""
+    """[(key, title, count, [(row_label, row_suffix, [items])])]: each family, one row per source format.
+
+    Filters (operations, not format pairs) come last, one row per kind of file.
+    """
+    from . import filter_pages
+
     out = []
     for key, title, pairs in grouped():
         pairs = [p for p in pairs if matches(p, query)] if query.strip() else pairs
@@ -158,7 +185,11 @@ def grouped_by_source(query=""):
         for pair in pairs:
             rows.setdefault(pair.source, []).append(pair)
         sources = sorted(rows, key=lambda s: label(s).lower())
-        out.append((key, title, len(pairs), [(label(s), rows[s]) for s in sources]))
+        out.append((key, title, len(pairs), [(label(s), "to", rows[s]) for s in sources]))
+    filter_rows = filter_pages.rows(query)
+    if filter_rows:
+        out = [g for g in out if g[0] != "filters"]
+        out.append(("filters", "Filters", sum(len(r[2]) for r in filter_rows), filter_rows))
     return out
 
 

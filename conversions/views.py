@@ -12,7 +12,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.cache import cache_control
 
-from . import pages
+from . import filter_pages, pages
 from .errors import json_error
 
 PAGE_MAX_AGE = getattr(settings, "PAGE_CACHE_SECONDS", 600)
@@ -78,10 +78,30 @@ def accept_attr(source):
 
 
 @public_page
+def filter_detail(request, slug):
+    page = filter_pages.resolve(slug)
+    if page is None:
+        raise Http404("No such filter.")
+    return render(request, "conversions/filter.html", filter_context(page))
+
+
+def filter_context(page, **extra):
+    return {
+        "page": page,
+        "fields": filter_pages.param_fields(page),
+        "related": [p for p in filter_pages.all_filters() if p.family == page.family and p.slug != page.slug],
+        "canonical": reverse("filter-page", args=[page.slug]),
+        "cacheable": True,
+        **extra,
+    }
+
+
+@public_page
 def sitemap(request):
     base = request.build_absolute_uri("/").rstrip("/")
     urls = [base + reverse("home"), base + reverse("converter-list")]
-    urls += [base + reverse("converter", args=[p.slug]) for p in pages.all_pairs()]
+    urls += [base + p.url for p in pages.all_pairs()]
+    urls += [base + p.url for p in filter_pages.all_filters()]
     body = render_to_string("conversions/sitemap.xml", {"urls": urls})
     return HttpResponse(body, content_type="application/xml")
 

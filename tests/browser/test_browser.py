@@ -142,3 +142,17 @@ def test_sign_up_create_api_key_and_use_it(site, page, artifacts):
     assert page.get_by_role("link", name="api.png").count() == 1
     page.goto(site.url + "/accounts/")
     assert "never" not in page.locator("table").inner_text()
+
+
+def test_resize_an_image_with_a_filter_page(site, page, png, artifacts):
+    page.goto(site.url + "/filters/image-resize")
+    page.set_input_files("#file", str(png))
+    page.get_by_label("Width").fill("300")
+    page.screenshot(path=str(artifacts / "filter-page.png"), full_page=True)
+    page.get_by_role("button", name="Resize").click()
+    download = page.locator("[data-download]")
+    download.wait_for(state="visible", timeout=TIMEOUT)
+    with page.expect_download() as info:
+        download.click()
+    with Image.open(info.value.path()) as im:
+        assert im.width == 300

@@ -262,3 +262,51 @@ def test_catalog_search_works_without_javascript(client):
     assert 'value="png to jpg"' in html
     html = client.get("/converters/?q=nothing-like-this").content.decode()
     assert "No converter matches “nothing-like-this”" in html
+
+
+# --- Filter pages ----------------------------------------------------------------------
+
+
+def test_filter_pages_come_from_the_operation_vocabulary(client):
+    from conversions import filter_pages
+
+    pages_ = filter_pages.all_filters()
+    assert {"image-resize", "pdf-merge", "video-trim"} <= {p.slug for p in pages_}
+    home = client.get("/").content.decode()
+    assert 'id="group-filters"' in home
+    sitemap = client.get("/sitemap.xml").content.decode()
+    for page in pages_:
+        assert page.url in home and f"http://testserver{page.url}</loc>" in sitemap
+    resp = client.get("/filters/image-resize")
+    assert resp.status_code == 200
+    assert_public(resp)
+    html = resp.content.decode()
+    assert "<h1>Image resize</h1>" in html and 'action="/filter"' in html
+    assert 'name="p_width"' in html and '<select id="p-fit" name="p_fit"' in html
+    assert 'type="checkbox" id="p-upscale"' in html
+    assert "multiple" in client.get("/filters/pdf-merge").content.decode()
+    assert client.get("/filters/image-nothing").status_code == 404
+
+
+def test_filter_form_runs_a_filter_job(client, run_jobs):
+    with run_jobs():
+        resp = client.post("/filter", {"file": upload("big.png", image_bytes(size=(200, 100))), "filter": "image-resize",
+                                       "p_width": "50", "p_fit": "contain"})
+    assert resp.status_code == 303
+    job = Job.objects.get()
+    assert job.kind == "filter" and job.operations[0]["op"] == "resize" and job.operations[0]["width"] == 50
+    assert job.status == JobStatus.SUCCEEDED, job.error_message
+    page = client.get(resp["Location"]).content.decode()
+    assert 'href="/filters/image-resize"' in page  # convert another
+    data = b"".join(client.get(f"/api/v1/download/{job.pk}").streaming_content)
+    assert Image.open(io.BytesIO(data)).size == (50, 25)
+
+
+def test_filter_form_errors_name_the_field(client):
+    resp = client.post("/filter", {"file": upload("a.png", image_bytes()), "filter": "image-rotate"})
+    assert resp.status_code == 400
+    html = resp.content.decode()
+    assert "degrees" in html and 'role="alert"' in html and "<h1>Image rotate</h1>" in html
+    resp = client.post("/filter", {"file": upload("a.png", image_bytes()), "filter": "image-rotate", "p_degrees": "90"},
+                       HTTP_ACCEPT="application/json")
+    assert resp.status_code == 202
