@@ -93,12 +93,13 @@ class Submitter:
     def post(self, names, operations, target=None, path="/api/v1/filter", query="", **extra):
         names = [names] if isinstance(names, str) else names
         files = [upload(n, (self.samples / n).read_bytes()) for n in names]
-        data = {"file": files if len(files) > 1 else files[0], **extra}
+        environ = {k: v for k, v in extra.items() if k.isupper()}  # e.g. REMOTE_ADDR
+        data = {"file": files if len(files) > 1 else files[0], **{k: v for k, v in extra.items() if not k.isupper()}}
         if operations is not None:
             data["operations"] = operations if isinstance(operations, str) else json.dumps(operations)
         if target:
             data["targetFormat"] = target
-        return self.api.post(path + query, data, format="multipart")
+        return self.api.post(path + query, data, format="multipart", **environ)
 
     def run(self, names, operations, target=None, tmp_path=None, **kw):
         """Submit, run the job, and return (status payload, path of the downloaded result)."""
