@@ -109,10 +109,11 @@ class BridgeProcess:
         """One JSON line, or BridgeBroken after killing the process group."""
         fd = self.proc.stdout.fileno()
         while b"\n" not in self._buf:
-            if time.monotonic() > deadline:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
                 self.kill()
                 raise BridgeBroken(f"LibreOffice did not finish within {timeout} seconds and was stopped.", code="timeout")
-            ready, _, _ = select.select([fd], [], [], TICK_SECONDS)
+            ready, _, _ = select.select([fd], [], [], min(TICK_SECONDS, remaining))
             if ready:
                 chunk = os.read(fd, 65536)
                 if not chunk:
