@@ -14,6 +14,7 @@ from conversions.errors import TransientError
 from conversions.models import Job, JobStatus
 from tests.builders import image_bytes, upload
 from tests.conftest import drain
+from tests.media.test_images import png_header_only
 
 
 def submit(api, name="photo.png", data=None, target="webp"):
@@ -186,7 +187,7 @@ def test_transient_failure_is_retried_then_fails_with_a_clear_code(api, settings
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("data", "code"),
-    [(truncated_png, "invalid_image"), (lambda: __import__("tests.media.test_images", fromlist=["x"]).png_header_only(20000, 20000), "image_too_large")],
+    [(truncated_png, "invalid_image"), (lambda: png_header_only(20000, 20000), "image_too_large")],
     ids=["truncated", "pixel-bomb"],
 )
 def test_bad_input_fails_at_once_without_retry(api, run_jobs, data, code):
