@@ -20,7 +20,6 @@ import shutil
 from datetime import timedelta
 from pathlib import Path
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -75,6 +74,7 @@ def find_source(job):
 
 def reuse(job):
     """Finish the unsaved `job` from a cached output; return it, or None on a miss."""
+    from accounts.quotas import retention_hours
     from conversions.services import event
 
     source = find_source(job)
@@ -93,7 +93,7 @@ def reuse(job):
     job.output_size = source.output_size
     job.started_at = job.finished_at = now
     job.converter_seconds = 0.0
-    job.expires_at = now + timedelta(hours=settings.OUTPUT_RETENTION_HOURS)
+    job.expires_at = now + timedelta(hours=retention_hours(job.owner_id))
     try:
         with transaction.atomic():
             job.save(force_insert=True)

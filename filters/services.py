@@ -28,11 +28,9 @@ MAX_FILES = 20
 
 
 def _enforce_quota(owner, client_ip, session_key):
-    try:
-        from accounts.quotas import enforce
-    except ImportError:
-        return
-    enforce(user=owner, client_ip=client_ip, session_key=session_key)
+    from accounts.quotas import enforce
+
+    enforce(user=owner, client_ip=client_ip, session_key=session_key)  # 429 before any work
 
 
 def _identify(uploads):
