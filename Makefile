@@ -20,6 +20,26 @@ services: system-deps system-test-deps python-deps ## production-shaped set on l
 	$(PY) manage.py collectstatic --noinput -v0
 	exec $(PY) scripts/stack.py --port $(PORT)
 
+# --- One process type per container (docs/operations.md); settings come from the environment.
+web: python-deps ## the web process: gunicorn with convertall/gunicorn.conf.py (WEB_CONCURRENCY, GUNICORN_THREADS, GUNICORN_TIMEOUT)
+	exec $(VENV)/bin/gunicorn convertall.wsgi -c convertall/gunicorn.conf.py
+
+# Concurrency per queue: LibreOffice and ffmpeg are heavy, filters are light (WORKER_PROCESSES/WORKER_THREADS override).
+worker-documents: python-deps ## Dramatiq worker for the documents queue
+	exec $(PY) manage.py rundramatiq --queues documents --processes $(or $(WORKER_PROCESSES),1) --threads $(or $(WORKER_THREADS),2) --worker-shutdown-timeout 30000
+
+worker-media: python-deps ## Dramatiq worker for the media queue
+	exec $(PY) manage.py rundramatiq --queues media --processes $(or $(WORKER_PROCESSES),1) --threads $(or $(WORKER_THREADS),2) --worker-shutdown-timeout 30000
+
+worker-filters: python-deps ## Dramatiq worker for the filters queue
+	exec $(PY) manage.py rundramatiq --queues filters --processes $(or $(WORKER_PROCESSES),1) --threads $(or $(WORKER_THREADS),4) --worker-shutdown-timeout 30000
+
+scheduler: python-deps ## the periodic runner (one at a time through a Redis lock; extra instances wait as standbys)
+	exec $(PY) manage.py scheduler
+
+check-deploy: python-deps ## Django's deployment checks with the production settings
+	DJANGO_ENV=production $(PY) manage.py check --deploy
+
 bench: deps ## benchmarks; prints figures and writes bench/RESULTS.md
 	$(PY) bench/run.py
 

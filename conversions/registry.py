@@ -133,7 +133,10 @@ class Registry:
         if self._loaded:
             return
         self._loaded = True
-        for module in CONVERTER_MODULES:
+        from django.conf import settings
+
+        # EXTRA_CONVERTER_MODULES: test/bench-only converters, never set in production.
+        for module in CONVERTER_MODULES + list(getattr(settings, "EXTRA_CONVERTER_MODULES", [])):
             try:
                 importlib.import_module(module)
             except ModuleNotFoundError as exc:

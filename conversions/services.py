@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from . import admission, formats, metrics, sniff, storage
+from . import admission, failures, formats, metrics, sniff, storage
 from .cache import job_changed
 from .context import ConversionContext
 from .errors import BadRequest, Canceled, ConversionFailed, TransientError, UnsupportedType
@@ -279,6 +279,7 @@ def _fail(job, code, message):
 def _retry_or_fail(job, exc):
     code = getattr(exc, "code", "internal_error")
     if job.attempts >= settings.JOB_MAX_ATTEMPTS:
+    exc = failures.explain(exc)  # disk full, storage unreachable: say so
         logger.exception("job failed after %s attempts job=%s", job.attempts, job.pk)
         message = getattr(exc, "message", None) or "The conversion failed repeatedly because of a server error."
         return _fail(job, code, f"{message} (after {job.attempts} attempts)")

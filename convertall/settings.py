@@ -192,6 +192,9 @@ REQUEUE_AFTER_SECONDS = env.int("REQUEUE_AFTER_SECONDS", default=120)
 UPLOAD_RETENTION_HOURS = env.int("UPLOAD_RETENTION_HOURS", default=24)
 OUTPUT_RETENTION_HOURS = env.int("OUTPUT_RETENTION_HOURS", default=48)
 
+# Test/bench-only converter modules (tests/e2e/slow_converter.py); empty in production.
+EXTRA_CONVERTER_MODULES = env.list("EXTRA_CONVERTER_MODULES", default=[])
+
 # --- Scheduler (`manage.py scheduler`) ------------------------------------------
 RECONCILE_INTERVAL_SECONDS = env.int("RECONCILE_INTERVAL_SECONDS", default=30)
 PURGE_INTERVAL_SECONDS = env.int("PURGE_INTERVAL_SECONDS", default=300)

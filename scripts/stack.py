@@ -236,12 +236,18 @@ class Embedded(_Base):
 class Stack(_Base):
     """PostgreSQL + Redis + S3 + gunicorn + one Dramatiq worker per queue."""
 
-    def __init__(self, *, threads=None, queues=QUEUES, worker_timeout_ms=None, **kw):
+    def __init__(
+        self, *, threads=None, queues=QUEUES, worker_timeout_ms=None, scheduler=False, database_url=None, redis_url=None,
+        **kw,
+    ):
         super().__init__(**kw)
         self.threads = {**DEFAULT_THREADS, **(threads or {})}
         self.queues = tuple(queues)
         self.worker_timeout_ms = worker_timeout_ms
+        self.with_scheduler = scheduler
         self.database_url = self.redis_url = self.s3_endpoint = None
+        # Given URLs (a test's throwaway servers, which it may stop) are used as they are.
+        self._given_database_url, self._given_redis_url = database_url, redis_url
         self.bucket = f"convertall-{uuid.uuid4().hex[:12]}"
         self._admin_url = None
         self._redis_claimed = False
@@ -251,6 +257,9 @@ class Stack(_Base):
     def _provision_database(self):
         import psycopg
 
+        if self._given_database_url:
+            self.database_url = self._given_database_url
+            return
         base = services.postgres_url()
         if not base:
             raise RuntimeError("no PostgreSQL on 127.0.0.1:5432 and none could be started (apt-get install postgresql)")
@@ -274,6 +283,9 @@ class Stack(_Base):
         self._admin_url = None
 
     def _provision_redis(self):
+        if self._given_redis_url:
+            self.redis_url = self._given_redis_url
+            return
         base = services.redis_url()
         if not base:
             raise RuntimeError("no Redis on 127.0.0.1:6379 and redis-server is not installed")
@@ -310,10 +322,13 @@ class Stack(_Base):
         env.update(self.extra_env)
         return env
 
-    def start_worker(self, queue):
+    def start_worker(self, queue, name=None):
         argv = [PY, "manage.py", "rundramatiq", "--queues", queue, "--processes", "1"]
         argv += ["--threads", str(self.threads[queue]), "--worker-shutdown-timeout", "10000", "--skip-logging"]
-        return self.spawn(f"worker-{queue}", argv)
+        return self.spawn(name or f"worker-{queue}", argv)
+
+    def start_scheduler(self):
+        return self.spawn("scheduler", [PY, "manage.py", "scheduler"])
 
     def _wait_workers(self, timeout=60):
         """Each worker process heartbeats into Redis once its consumers fetch."""
@@ -342,6 +357,8 @@ class Stack(_Base):
             raise RuntimeError(f"migrate failed:\n{migrate.stderr[-3000:]}")
         for queue in self.queues:
             self.start_worker(queue)
+        if self.with_scheduler:
+            self.start_scheduler()
         self.start_web()
         self._wait_workers()
         logger.info("stack up in %.1fs at %s", time.monotonic() - t0, self.url)
@@ -425,7 +442,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # runs the same clean-up as Ctrl-C
-    stack = (Embedded if args.embedded else Stack)(port=args.port, log_dir=args.log_dir)
+    if args.embedded:
+        stack = Embedded(port=args.port, log_dir=args.log_dir)
+    else:
+        stack = Stack(port=args.port, log_dir=args.log_dir, scheduler=True)
     with stack:
         print(f"\nConvert-All is up:\n{stack.describe()}\nCtrl-C stops everything.\n", flush=True)
         try:
