@@ -14,11 +14,12 @@ def _key(job_id):
     return f"job-status:{job_id}"
 
 
-def job_changed(job_or_id):
+def job_changed(job_or_id, fresh=False):
+    """Refresh the cached status; `fresh=True`: the Job given was just read, skip re-reading it."""
     from .models import Job
     from .selectors import job_status_payload
 
-    job = Job.objects.filter(pk=getattr(job_or_id, "pk", job_or_id)).first()
+    job = job_or_id if fresh else Job.objects.filter(pk=getattr(job_or_id, "pk", job_or_id)).first()
     if job is None:
         return
     try:

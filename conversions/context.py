@@ -39,7 +39,9 @@ class ConversionContext:
         # A step of a longer job (conversion, then filters) maps its own 0-100 into this share.
         self.progress_span = (0, 100)
         self._saved_progress = -1
-        self._last_beat = 0.0
+        # The claim has just renewed the lease: the first beat is due a second
+        # from now, so a sub-second conversion costs no extra database write.
+        self._last_beat = time.monotonic()
 
     def run(self, argv, **kwargs):
         kwargs.setdefault("on_tick", self.tick)

@@ -125,23 +125,25 @@ def job_claim(job_id):
     died). Two workers racing for one job: exactly one UPDATE matches.
     """
     now = timezone.now()
-    claimed = (
-        Job.objects.filter(pk=job_id)
-        .claimable(now)
-        .update(
-            status=JobStatus.RUNNING,
-            started_at=now,
-            lease_until=now + timedelta(seconds=settings.JOB_LEASE_SECONDS),
-            attempts=F("attempts") + 1,
-            progress=0,
-            updated_at=now,
+    # One commit for the claim and its history row (each commit is a WAL flush).
+    with transaction.atomic():
+        claimed = (
+            Job.objects.filter(pk=job_id)
+            .claimable(now)
+            .update(
+                status=JobStatus.RUNNING,
+                started_at=now,
+                lease_until=now + timedelta(seconds=settings.JOB_LEASE_SECONDS),
+                attempts=F("attempts") + 1,
+                progress=0,
+                updated_at=now,
+            )
         )
-    )
-    if not claimed:
-        return None
-    job = Job.objects.get(pk=job_id)
-    event(job.id, "started", f"attempt {job.attempts}", attempt=job.attempts)
-    job_changed(job)
+        if not claimed:
+            return None
+        job = Job.objects.get(pk=job_id)
+        event(job.id, "started", f"attempt {job.attempts}", attempt=job.attempts)
+    job_changed(job, fresh=True)
     return job
 
 

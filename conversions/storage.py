@@ -10,6 +10,8 @@ from django.core.files import File
 from django.core.files.storage import FileSystemStorage, storages
 from django.utils.http import content_disposition_header
 
+from . import s3io
+
 COPY_CHUNK = 1024 * 1024
 
 
@@ -35,6 +37,8 @@ def output_key(job_id, fmt):
 
 def save_file(storage, key, path_or_file):
     """Store a local file under `key`, overwriting any earlier object there."""
+    if s3io.is_s3(storage) and s3io.save(storage, key, path_or_file):
+        return key
     if isinstance(path_or_file, (str, Path)):
         with open(path_or_file, "rb") as fh:
             return storage.save(key, File(fh, name=Path(path_or_file).name))
@@ -44,6 +48,8 @@ def save_file(storage, key, path_or_file):
 
 def fetch_to(storage, key, dest):
     """Copy a stored object to a local path in chunks."""
+    if s3io.is_s3(storage):
+        return s3io.fetch_to(storage, key, dest)
     with storage.open(key, "rb") as src, open(dest, "wb") as out:
         shutil.copyfileobj(src, out, COPY_CHUNK)
     return dest

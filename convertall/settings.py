@@ -259,6 +259,8 @@ QUEUE_MAX_DEPTH = env.int("QUEUE_MAX_DEPTH", default=1000)
 QUEUE_FULL_RETRY_AFTER = env.int("QUEUE_FULL_RETRY_AFTER", default=30)
 # Client IP comes from proxy headers only when the direct peer is one of these.
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+# Benchmark-only views (bench/pipeline.py: the bare-view ceiling); never on in production.
+BENCH_VIEWS = env.bool("BENCH_VIEWS", default=False)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Convert-All API",
     "DESCRIPTION": "Convert documents, audio, video and images; apply filters.",

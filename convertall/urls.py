@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -19,6 +20,11 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("", include("conversions.urls")),
 ]
+
+if settings.BENCH_VIEWS:
+    from .bench_views import urlpatterns as bench_urlpatterns
+
+    urlpatterns = bench_urlpatterns + urlpatterns
 
 handler404 = "conversions.views.not_found"
 handler500 = "conversions.views.server_error"
