@@ -91,6 +91,11 @@ def key_revoke(request, key_id):
 def me(request):
     """Who is signed in, for the header of cached pages (answered no-store)."""
     user = request.user
+    limits = quotas.limits_for(user)
+    body = {
+        "authenticated": user.is_authenticated,
+        "limits": {"tier": limits.tier, "maxUploadBytes": limits.max_upload_bytes},
+    }
     if user.is_authenticated:
-        return JsonResponse({"authenticated": True, "username": user.get_username()})
-    return JsonResponse({"authenticated": False})
+        body["username"] = user.get_username()
+    return JsonResponse(body)

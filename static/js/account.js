@@ -3,9 +3,11 @@
   "use strict";
   var slot = document.querySelector("[data-account-slot]");
   if (!slot || !window.fetch) return;
-  fetch("/accounts/me", { credentials: "same-origin", headers: { Accept: "application/json" } })
+  // Shared with convert.js (limits for the size check before an upload starts).
+  window.convertAllMe = fetch("/accounts/me", { credentials: "same-origin", headers: { Accept: "application/json" } })
     .then(function (r) { return r.ok ? r.json() : null; })
-    .then(function (me) {
+    .catch(function () { return null; });
+  window.convertAllMe.then(function (me) {
       if (!me) return;
       var a = slot.querySelector("a");
       if (me.authenticated) {
@@ -17,6 +19,5 @@
         li.innerHTML = '<a class="button button-small" href="/accounts/signup/">Sign up</a>';
         slot.parentNode.appendChild(li);
       }
-    })
-    .catch(function () {});
+    });
 })();

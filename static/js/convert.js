@@ -124,7 +124,11 @@
         showError(xhr.status, body, xhr.getResponseHeader("Retry-After"));
       }
     };
-    xhr.onerror = function () { showError(0, null); };
+    xhr.onerror = function () {
+      // A server refusing a body mid-upload (too large) may reset the connection before we read its answer.
+      var sent = uploadBar.value < 100 ? " The upload stopped at " + uploadBar.value + "%: the file may be over the size limit." : "";
+      showError(0, { error: { message: "The connection to the server was lost." + sent + " Try again." } });
+    };
     form.hidden = true;
     panel.hidden = false;
     errorBox.hidden = doneBox.hidden = true;
@@ -135,10 +139,26 @@
     xhr.send(new FormData(form));
   }
 
+  var me = null;
+  if (window.convertAllMe) window.convertAllMe.then(function (m) { me = m; });
+
+  function tooLarge() {
+    // Checked here so nobody waits for a big upload the server will refuse (it checks too).
+    var limit = me && me.limits && me.limits.maxUploadBytes;
+    var total = 0;
+    Array.prototype.forEach.call(input.files, function (f) { total += f.size; });
+    if (!limit || total <= limit) return false;
+    var more = me.authenticated ? "" : " Signed-in users may upload larger files.";
+    showError(413, { error: { message: "The file is " + human(total) + "; the limit is " + human(limit) + "." + more } });
+    return true;
+  }
+
   form.addEventListener("submit", function (e) {
     if (!input.files || !input.files.length) return; // the browser's "required" message
     e.preventDefault();
-    start();
+    form.hidden = true;
+    panel.hidden = false;
+    if (!tooLarge()) start();
   });
 
   again.addEventListener("click", function () {

@@ -33,6 +33,7 @@ def site(tmp_path_factory):
         EMBEDDED_WORKER_THREADS="2",
         DEBUG="0",
         RATE_LIMIT="1000/min",
+        QUOTA_ANONYMOUS_MAX_UPLOAD_MB="3",
         GUNICORN_ACCESS_LOG=str(var / "access.log"),
     )
     python = sys.executable

@@ -156,3 +156,25 @@ def test_resize_an_image_with_a_filter_page(site, page, png, artifacts):
         download.click()
     with Image.open(info.value.path()) as im:
         assert im.width == 300
+
+
+def test_too_large_upload_answers_413_over_a_real_socket(site):
+    big = b"\x89PNG\r\n\x1a\n" + bytes(4 * 1024 * 1024)
+    resp = requests.post(site.url + "/convert", headers={"Accept": "application/json"}, timeout=30,
+                         files={"file": ("big.png", big, "image/png")}, data={"converter": "png-to-jpg"})
+    assert resp.status_code == 413
+    assert "3 MB limit" in resp.json()["error"]["message"]
+
+
+def test_too_large_file_is_refused_before_uploading(site, page, tmp_path):
+    big = tmp_path / "huge.png"
+    big.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(4 * 1024 * 1024))
+    page.goto(site.url + "/converters/png-to-jpg")
+    page.get_by_role("link", name="Log in").wait_for()  # the account check (with the limits) has answered
+    page.set_input_files("#file", str(big))
+    page.get_by_role("button", name="Convert to JPG").click()
+    alert = page.locator("[data-error]")
+    alert.wait_for(state="visible", timeout=TIMEOUT)
+    assert page.locator("[data-panel-title]").inner_text() == "File too large"
+    assert "the limit is 3.0 MB" in alert.inner_text() and "Signed-in users" in alert.inner_text()
+    assert page.locator("[data-upload-progress]").evaluate("el => el.value") == 0
