@@ -197,8 +197,11 @@ class OfficeManager:
                     if attempt == 2:
                         raise ConversionFailed(str(exc), code=exc.code) from None
                     continue
-                except Canceled:
+                except BaseException:
+                    # Canceled, a worker time limit, anything: a reply may still be in
+                    # flight, so this bridge can no longer pair requests with replies.
                     self._bridge = None
+                    bridge.kill()
                     raise
                 if bridge.uses >= _setting("OFFICE_BRIDGE_RESTART_AFTER", 50):
                     logger.info("office bridge restarting after %s conversions", bridge.uses)

@@ -21,10 +21,27 @@ logger = logging.getLogger(__name__)
 
 MAX_RASTER_PAGES = 500
 
-# pdf2docx prints its own progress as "(i/n) Page i"; the runner keeps stderr.
+# pdf2docx logs "[3/4] Parsing pages..." then "(i/n) Page p" per page, twice
+# (parse, then create); the child turns those into a percentage in a file the
+# worker reads on every tick.
 PDF2DOCX_SCRIPT = """
-import logging, sys
-logging.disable(logging.WARNING)
+import logging, os, re, sys
+class Progress(logging.Handler):
+    phase = 0
+    def emit(self, record):
+        msg = record.getMessage()
+        if "[3/4]" in msg or "[4/4]" in msg:
+            self.phase = 3 if "[3/4]" in msg else 4
+        m = re.match(r"\\((\\d+)/(\\d+)\\)", msg)
+        if m and self.phase:
+            done = int(m.group(1)) / int(m.group(2))
+            pct = 10 + done * 50 if self.phase == 3 else 60 + done * 35
+            with open("progress.tmp", "w") as f:
+                f.write(str(int(pct)))
+            os.replace("progress.tmp", "progress.txt")
+root = logging.getLogger()
+root.handlers[:] = [Progress()]
+root.setLevel(logging.INFO)
 from pdf2docx import Converter
 cv = Converter(sys.argv[1])
 try:
@@ -93,10 +110,20 @@ class PdfToDocx(Converter):
         pages = page_count(ctx, ctx.source_path)
         ctx.set_progress(10)
         # pdf2docx lays out every page in memory: a generous but finite cap.
+        progress_file = ctx.workdir / "progress.txt"
+
+        def on_tick():
+            try:
+                ctx.progress = max(ctx.progress, min(99, int(progress_file.read_text())))
+            except (OSError, ValueError):
+                pass
+            ctx.tick()
+
         ctx.run(
             [sys.executable, "-I", "-c", PDF2DOCX_SCRIPT, ctx.source_path.name, ctx.output_path.name],
-            timeout=max(120, pages * 10), memory_mb=3072, tool="pdf2docx",
+            timeout=max(120, pages * 10), memory_mb=3072, tool="pdf2docx", on_tick=on_tick,
         )  # fmt: skip
+        logger.info("pdf2docx job=%s family=documents pages=%s", ctx.job_id, pages)
         return ctx.output_path
 
 

@@ -20,6 +20,9 @@ def test_pdf_to_docx_gives_editable_paragraphs_not_pictures(tmp_path, documents)
     ).replace("</w:t>", "")
     with zipfile.ZipFile(out) as zf:
         assert not [n for n in zf.namelist() if n.startswith("word/media/")]
+    # Per-page progress from pdf2docx's log reached the worker's side.
+    assert (ctx.workdir / "progress.txt").read_text() == "95"
+    assert ctx.progress >= 10
 
 
 def test_pdf_to_txt(tmp_path, documents):
