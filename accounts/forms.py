@@ -18,4 +18,4 @@ class SignUpForm(UserCreationForm):
 
 
 class ApiKeyForm(forms.Form):
-    name = forms.CharField(max_length=100, help_text="What uses this key, e.g. “backup script”.")
+    name = forms.CharField(label="Key name", max_length=100, help_text="What uses this key, e.g. “backup script”.")

@@ -102,3 +102,14 @@ def test_this_browsers_jobs_join_the_account_on_sign_up_and_log_in(client):
     assert Job.objects.get(original_filename="strangers.png").owner is None
     html = client.get("/history").content.decode()
     assert "before-login.png" in html and "strangers.png" not in html
+
+
+def test_password_change(client):
+    user = User.objects.create_user("ann", "ann@example.com", PASSWORD)
+    client.force_login(user)
+    assert client.get("/accounts/password_change/").status_code == 200
+    resp = client.post("/accounts/password_change/", {"old_password": PASSWORD, "new_password1": "another-pass-77",
+                                                      "new_password2": "another-pass-77"})
+    assert resp.status_code == 302 and resp["Location"] == "/accounts/password_change/done/"
+    user.refresh_from_db()
+    assert user.check_password("another-pass-77")

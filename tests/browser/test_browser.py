@@ -118,7 +118,7 @@ def test_sign_up_create_api_key_and_use_it(site, page, artifacts):
     page.get_by_label("Password confirmation").fill("a-long-secret-42!")
     page.get_by_role("button", name="Sign up").click()
     page.wait_for_url("**/accounts/")
-    page.get_by_label("Name").fill("my script")
+    page.get_by_label("Key name").fill("my script")
     page.get_by_role("button", name="Create key").click()
     key = page.locator("[data-new-key]").input_value()
     assert key.startswith("ca_")
