@@ -299,3 +299,42 @@ def test_uploads_go_after_upload_retention_while_outputs_stay(api, run_jobs, set
     assert api.get(f"/api/v1/download/{old.pk}").status_code == 200
     assert storage.uploads().exists(young.source_key)
     assert reconcile.purge_old_uploads() == 0
+
+
+def wait_until(predicate, timeout=20):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_dramatiq_worker_retries_a_transient_failure(api):
+    """Through Dramatiq's own Retries middleware: fail, back to queued, retried, succeeded."""
+    import os
+
+    data = image_bytes(size=(64, 48))
+    job = submit(api, data=data)  # autocommit: on_commit sent the message already
+    assert queued_messages() == 1
+    break_upload(job)
+    worker = dramatiq.Worker(dramatiq.get_broker(), worker_timeout=50, worker_threads=1)
+    worker.start()
+    try:
+        assert wait_until(lambda: "retry" in kinds(job)), kinds(job)
+        job.refresh_from_db()
+        assert job.status == JobStatus.QUEUED and job.attempts == 1
+        path = storage.uploads().path(job.source_key)
+        os.rmdir(path)
+        with open(path, "wb") as fh:
+            fh.write(data)
+        assert wait_until(lambda: Job.objects.get(pk=job.pk).status == JobStatus.SUCCEEDED), kinds(job)
+    finally:
+        worker.stop()
+    job.refresh_from_db()
+    assert job.attempts == 2
+    assert kinds(job) == ["created", "started", "retry", "started", "succeeded"]
+    assert output_files(job) == ["result.webp"]

@@ -403,3 +403,26 @@ def test_heic_decodes_in_a_process_that_loaded_pyvips(tmp_path):
     assert "converted" in proc.stdout
     with Image.open(tmp_path / "out.png") as im:
         assert im.size == (W, H)
+
+
+def test_svg_xinclude_cannot_read_files_outside_its_folder(tmp_path, rsvg):
+    """XInclude of /etc/passwd or ../ renders nothing; a file beside the SVG (control) renders text."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "beside.txt").write_text("VISIBLE TEXT")
+    (tmp_path / "outside.txt").write_text("SECRET TEXT")
+
+    def darkest(href):
+        src = work / "source.svg"
+        src.write_text(
+            '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xi="http://www.w3.org/2001/XInclude" width="300" height="40">'
+            '<rect width="300" height="40" fill="white"/><text x="5" y="25" font-size="16" fill="black">'
+            f'<xi:include href="{href}" parse="text"/></text></svg>'
+        )
+        with Image.open(convert(tmp_path, src, "svg", "png")) as im:
+            return im.convert("L").getextrema()[0]
+
+    assert darkest("/etc/passwd") == 255
+    assert darkest("file:///etc/passwd") == 255
+    assert darkest("../outside.txt") == 255
+    assert darkest("beside.txt") < 128
