@@ -24,6 +24,7 @@ def home(request):
     groups = pages.grouped_by_source()
     context = {
         "groups": groups,
+        "catalog_version": catalog_version(groups),
         "count": sum(g[2] for g in groups),
         "popular": pages.popular(),
         "canonical": reverse("home"),
@@ -37,7 +38,8 @@ def converter_list(request):
     # ?q= filters on the server too, for the home page's search without JavaScript.
     query = request.GET.get("q", "")[:100]
     context = {
-        "groups": pages.grouped_by_source(query),
+        "groups": (groups := pages.grouped_by_source(query)),
+        "catalog_version": catalog_version(groups),
         "query": query,
         "canonical": reverse("converter-list"),
         "cacheable": True,
@@ -53,6 +55,18 @@ def converter_detail(request, slug):
     if canonical != slug:
         return HttpResponsePermanentRedirect(reverse("converter", args=[canonical]))
     return render(request, "conversions/converter.html", converter_context(pair))
+
+
+def catalog_version(groups):
+    """A key for the rendered catalog: it changes whenever the set of pages does.
+
+    Rendering ~500 links takes most of a catalog request; the fragment cache
+    keeps it to one render per change of the registry (templates/conversions/_groups.html).
+    """
+    import hashlib
+
+    slugs = "|".join(item.slug for _, _, _, rows in groups for _, _, items in rows for item in items)
+    return hashlib.sha256(slugs.encode()).hexdigest()[:16]
 
 
 def converter_context(pair, **extra):
