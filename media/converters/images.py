@@ -24,6 +24,8 @@ PIL_FORMATS = {"png": "PNG", "jpg": "JPEG", "webp": "WEBP", "gif": "GIF", "bmp":
 ANIMATED_TARGETS = {"gif", "webp", "tiff", "pdf"}
 LOSSY = {"jpg", "webp", "avif"}
 ICO_MAX = 256
+ICC_TARGETS = {"png", "jpg", "webp", "tiff", "avif"}
+COLOR_SPACE = {"RGB": "rgb", "RGBA": "rgb", "RGBX": "rgb", "P": "rgb", "L": "grey", "LA": "grey", "1": "grey"}
 # All frames of an animation are decoded at once: their sum may reach this many caps.
 ANIMATION_PIXEL_FACTOR = 4
 
@@ -215,6 +217,18 @@ class ImageConverter(Converter):
         ctx.set_progress(90)
 
 
+def icc_profile(src, out, target):
+    """The source's colour profile, when the pixels are still in its colour space.
+
+    Photos in Display P3 or Adobe RGB look washed out without it. A CMYK
+    profile no longer fits once the pixels are RGB, nor a grey one on colour.
+    """
+    icc = src.info.get("icc_profile")
+    if not icc or target not in ICC_TARGETS:
+        return None
+    return icc if COLOR_SPACE.get(src.mode) == COLOR_SPACE.get(out.mode) is not None else None
+
+
 def decode(im, target, animated):
     if animated:
         return frames_of(im, target)
@@ -236,6 +250,12 @@ def write_image(src_path, src_fmt, out_path, target, options):
             first = first.copy()
             first.thumbnail((ICO_MAX, ICO_MAX))
         kwargs = save_options(target, options, animated)
+        icc = icc_profile(im, first, target)
+        for frame in (first, *frames[1:]):
+            # Converted frames inherit the source's info, and Pillow's writers fall back to it.
+            frame.info.pop("icc_profile", None)
+        if icc:
+            kwargs["icc_profile"] = icc
         if target == "ico":
             kwargs["sizes"] = ico_sizes(first.size)
         if animated:

@@ -426,3 +426,24 @@ def test_svg_xinclude_cannot_read_files_outside_its_folder(tmp_path, rsvg):
     assert darkest("file:///etc/passwd") == 255
     assert darkest("../outside.txt") == 255
     assert darkest("beside.txt") < 128
+
+
+def test_colour_profile_is_kept_when_the_colour_space_is(tmp_path):
+    from PIL import ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()  # any valid profile bytes
+    src = tmp_path / "p3.jpg"
+    Image.new("RGB", (W, H), RED).save(src, icc_profile=icc)
+    for target in ("png", "webp", "tiff", "avif", "jpg"):
+        source = "png" if target == "jpg" else "jpg"
+        path = src
+        if target == "jpg":
+            path = tmp_path / "p3.png"
+            Image.new("RGBA", (W, H), RED + (255,)).save(path, icc_profile=icc)
+        with Image.open(convert(tmp_path, path, source, target)) as im:
+            assert im.info.get("icc_profile") == icc, target
+    # A CMYK profile must not be pasted onto the RGB result.
+    cmyk = tmp_path / "print.jpg"
+    Image.new("CMYK", (W, H), (0, 255, 255, 0)).save(cmyk, icc_profile=icc)
+    with Image.open(convert(tmp_path, cmyk, "jpg", "png")) as im:
+        assert "icc_profile" not in im.info
