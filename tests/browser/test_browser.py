@@ -70,6 +70,7 @@ def test_convert_png_to_jpg_without_javascript(site, browser, png, artifacts):
         assert_jpeg(info.value.path())
         page.goto(site.url + "/history")
         assert page.get_by_role("link", name="holiday.png").count() >= 1
+        page.screenshot(path=str(artifacts / "history.png"), full_page=True)
     finally:
         context.close()
 
