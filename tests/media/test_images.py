@@ -5,6 +5,7 @@ opened again and checked (format, size, mode, a pixel where it matters).
 """
 
 import http.server
+import io
 import shutil
 import struct
 import threading
@@ -447,3 +448,36 @@ def test_colour_profile_is_kept_when_the_colour_space_is(tmp_path):
     Image.new("CMYK", (W, H), (0, 255, 255, 0)).save(cmyk, icc_profile=icc)
     with Image.open(convert(tmp_path, cmyk, "jpg", "png")) as im:
         assert "icc_profile" not in im.info
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("source", [*images.RASTER_SOURCES, "svg"])
+def test_every_image_source_is_recognised_through_the_api(tmp_path, api, run_jobs, source):
+    """libmagic must name each source as its extension says, or the upload is a 415."""
+    from tests.builders import upload
+
+    if source == "svg":
+        require(shutil.which("rsvg-convert"), "rsvg-convert (librsvg2-bin) is not installed")
+    data = make_source(tmp_path, source).read_bytes()
+    target = "jpg" if source == "png" else "png"
+    with run_jobs():
+        resp = api.post("/api/v1/convert", {"file": upload(f"pic.{source}", data), "targetFormat": target})
+    assert resp.status_code == 202, resp.json()
+    status = api.get(f"/api/v1/status/{resp.json()['jobId']}").json()
+    assert status["status"] == "succeeded", status
+    assert status["sourceFormat"] == source
+    download = api.get(f"/api/v1/download/{resp.json()['jobId']}")
+    with Image.open(io.BytesIO(b"".join(download.streaming_content))) as im:
+        assert im.format == images.PIL_FORMATS[target] and im.size == (W, H)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("filename", "source"), [("a.jpeg", "jpg"), ("b.TIF", "tiff"), ("c.heif", "heic"), ("d.JPG", "jpg")])
+def test_extension_aliases_are_accepted(tmp_path, api, run_jobs, filename, source):
+    from tests.builders import upload
+
+    data = make_source(tmp_path, source).read_bytes()
+    with run_jobs():
+        resp = api.post("/api/v1/convert", {"file": upload(filename, data), "targetFormat": "webp"})
+    assert resp.status_code == 202, resp.json()
+    assert api.get(f"/api/v1/status/{resp.json()['jobId']}").json()["status"] == "succeeded"
