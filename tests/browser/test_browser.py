@@ -179,3 +179,72 @@ def test_too_large_file_is_refused_before_uploading(site, page, tmp_path):
     assert page.locator("[data-panel-title]").inner_text() == "File too large"
     assert "the limit is 3.0 MB" in alert.inner_text() and "Signed-in users" in alert.inner_text()
     assert page.locator("[data-upload-progress]").evaluate("el => el.value") == 0
+
+
+def tab_to(page, predicate, limit=40):
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate(predicate):
+            return
+    raise AssertionError(f"never reached by Tab: {predicate}")
+
+
+def test_keyboard_only_conversion(site, page, png):
+    page.goto(site.url + "/converters/png-to-jpg")
+    tab_to(page, "document.activeElement.id === 'file'")
+    with page.expect_file_chooser() as chooser:
+        page.keyboard.press("Space")
+    chooser.value.set_files(str(png))
+    tab_to(page, "document.activeElement.hasAttribute('data-submit')")
+    page.keyboard.press("Enter")
+    page.locator("[data-download]").wait_for(state="visible", timeout=TIMEOUT)
+    assert page.evaluate("document.activeElement.hasAttribute('data-download')")
+    with page.expect_download() as info:
+        page.keyboard.press("Enter")
+    assert_jpeg(info.value.path())
+
+
+@pytest.mark.parametrize("path", ["/", "/converters/png-to-jpg", "/filters/image-resize", "/accounts/signup/",
+                                  "/accounts/login/"])
+def test_every_control_has_a_label(site, page, path):
+    page.goto(site.url + path)
+    unlabeled = page.evaluate("""() => Array.from(document.querySelectorAll('input, select, textarea, button'))
+        .filter(el => el.type !== 'hidden' && !el.closest('[hidden]'))
+        .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !el.textContent.trim())
+        .map(el => el.outerHTML)""")
+    assert unlabeled == []
+    assert page.evaluate("document.documentElement.lang") == "en"
+    assert page.locator("h1").count() == 1
+
+
+CONTRAST_JS = """() => {
+  const rgb = s => (s.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = c => { c /= 255; return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4); };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const background = el => {
+    for (; el; el = el.parentElement) {
+      const c = rgb(getComputedStyle(el).backgroundColor);
+      if (c.length === 3 || (c.length === 4 && c[3] > 0.5)) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const bad = [];
+  for (const el of document.querySelectorAll('body *')) {
+    const own = Array.from(el.childNodes).some(n => n.nodeType === 3 && n.textContent.trim());
+    const box = el.getBoundingClientRect();
+    if (!own || !box.width || el.closest('.sr-only, [hidden]')) continue;
+    const fg = rgb(getComputedStyle(el).color).slice(0, 3);
+    const [a, b] = [lum(fg), lum(background(el))].sort((x, y) => y - x);
+    const ratio = (a + 0.05) / (b + 0.05);
+    if (ratio < 4.5) bad.push(el.tagName + '.' + el.className + ': ' + ratio.toFixed(2));
+  }
+  return bad;
+}"""
+
+
+@pytest.mark.parametrize("path", ["/", "/converters/png-to-jpg", "/accounts/login/", "/history"])
+def test_text_contrast_meets_wcag_aa(site, page, path):
+    page.goto(site.url + path)
+    assert page.evaluate(CONTRAST_JS) == []
