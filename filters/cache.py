@@ -25,8 +25,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from conversions import storage
-from conversions.cache import job_changed
-from conversions.models import Job, JobStatus
+from conversions.cache import remember
+from conversions.models import Job, JobEvent, JobStatus
+from conversions.selectors import job_status_payload
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +76,6 @@ def find_source(job):
 def reuse(job):
     """Finish the unsaved `job` from a cached output; return it, or None on a miss."""
     from accounts.quotas import retention_hours
-    from conversions.services import event
 
     source = find_source(job)
     if source is None:
@@ -94,16 +94,20 @@ def reuse(job):
     job.started_at = job.finished_at = now
     job.converter_seconds = 0.0
     job.expires_at = now + timedelta(hours=retention_hours(job.owner_id))
+    summary = f"{job.source_format} -> {job.target_format} ({job.source_size} bytes)"
     try:
         with transaction.atomic():
             job.save(force_insert=True)
-            event(job.id, "created", f"{job.source_format} -> {job.target_format} ({job.source_size} bytes)")
-            event(job.id, "succeeded", f"reused the result of job {source.pk}", cached_from=str(source.pk))
+            JobEvent.objects.bulk_create([
+                JobEvent(job_id=job.id, kind="created", message=summary, data={}),
+                JobEvent(job_id=job.id, kind="succeeded", message=f"reused the result of job {source.pk}",
+                         data={"cached_from": str(source.pk)}),
+            ])
     except Exception:
         storage.delete_quietly(storage.outputs(), job.output_key)
         raise
     logger.info("cache hit job=%s from=%s family=%s", job.pk, source.pk, job.family)
-    job_changed(job)
+    remember(job.pk, job_status_payload(job))  # the row is exactly this object: no re-read
     return job
 
 

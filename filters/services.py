@@ -8,6 +8,7 @@ the progress bar.
 """
 
 import logging
+import os
 import time
 
 from django.db import transaction
@@ -138,7 +139,7 @@ def run_filter_job(job, workdir):
     for n, key in enumerate(job.source_keys or [job.source_key], start=1):
         path = workdir / f"source-{n}.{key.rsplit('.', 1)[-1]}"
         try:
-            storage.fetch_to(storage.uploads(), key, path)
+            _fetch(key, path)
         except FileNotFoundError:
             raise ConversionFailed("The uploaded file is no longer stored; upload it again.", code="source_missing") from None
         except OSError as exc:
@@ -151,6 +152,20 @@ def run_filter_job(job, workdir):
     started = time.monotonic()
     out, out_fmt = run_chain(ctx, sources, job.source_format, job.target_format, job.operations)
     return time.monotonic() - started, out, out_fmt
+
+
+def _fetch(key, path):
+    """The upload into the work dir: a hard link on local storage (the tools only read it), else a copy."""
+    uploads = storage.uploads()
+    if storage.is_local(uploads):
+        try:
+            os.link(uploads.path(key), path)
+            return
+        except FileNotFoundError:
+            raise
+        except OSError:  # another file system: copy
+            pass
+    storage.fetch_to(uploads, key, path)
 
 
 def apply_after_convert(ctx, job, out_path, out_fmt):
