@@ -40,13 +40,16 @@ scheduler: python-deps ## the periodic runner (one at a time through a Redis loc
 check-deploy: python-deps ## Django's deployment checks with the production settings
 	DJANGO_ENV=production $(PY) manage.py check --deploy
 
-bench: deps ## benchmarks; prints figures and writes bench/RESULTS.md
+bench: deps system-bench-deps ## benchmarks; prints figures and writes bench/RESULTS.md
 	$(PY) bench/run.py
 
 deps: system-deps python-deps
 
 system-deps:
 	@scripts/system-deps.sh run
+
+system-bench-deps:
+	@scripts/system-deps.sh bench
 
 system-test-deps:
 	@scripts/system-deps.sh test

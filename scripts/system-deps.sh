@@ -30,6 +30,13 @@ need fonts-dejavu-core test -d /usr/share/fonts/truetype/dejavu
 need fonts-liberation2 test -d /usr/share/fonts/truetype/liberation2
 need ca-certificates test -d /etc/ssl/certs
 
+if [ "$mode" = bench ]; then
+  # bench/pipeline.py runs the production-shaped stack and loads it with wrk.
+  need wrk have wrk
+  need postgresql sh -c 'ls /usr/lib/postgresql/*/bin/pg_ctl'
+  need redis-server have redis-server
+fi
+
 if [ "$mode" = test ]; then
   # The suite starts throwaway PostgreSQL/Redis servers from these when none runs.
   need postgresql sh -c 'ls /usr/lib/postgresql/*/bin/pg_ctl'
