@@ -52,3 +52,16 @@ def test_production_refuses_to_start_without_a_secret_key():
     done = manage("check", env=env)
     assert done.returncode != 0
     assert "SECRET_KEY" in done.stderr
+
+
+def test_liveness_answers_a_health_check_by_ip_in_production():
+    """ALB/ECS checks use the task's IP as Host: liveness must not be refused as a bad host."""
+    code = (
+        "from django.test import Client;"
+        "c = Client(HTTP_HOST='10.0.3.17:8000');"
+        "print(c.get('/api/health').status_code, c.get('/health').status_code, c.get('/api/v1/formats').status_code)"
+    )
+    done = manage("shell", "-c", code, env=production_env())
+    assert done.returncode == 0, done.stderr
+    # Liveness answers 200 over plain HTTP by IP; everything else is still refused for that host.
+    assert done.stdout.strip().splitlines()[-1] == "200 200 400"
