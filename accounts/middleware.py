@@ -1,5 +1,5 @@
 from .keys import bearer_token, key_for_token
-from .quotas import max_upload_bytes
+from .quotas import max_upload_bytes, upload_limit_whose
 
 
 class UploadLimitMiddleware:
@@ -15,7 +15,9 @@ class UploadLimitMiddleware:
 
     def __call__(self, request):
         if request.method == "POST" and request.content_type == "multipart/form-data":
-            request.max_upload_bytes = max_upload_bytes(self._caller(request))
+            caller = self._caller(request)
+            request.max_upload_bytes = max_upload_bytes(caller)
+            request.max_upload_whose = upload_limit_whose(caller)
         return self.get_response(request)
 
     @staticmethod

@@ -62,6 +62,23 @@ def max_upload_bytes(user):
     return limits_for(user).max_upload_bytes
 
 
+def upload_limit_whose(user):
+    """Words naming whose size limit it is, for the 413 message (the upload handler appends them)."""
+    limits = limits_for(user)
+    if limits.tier != "anonymous":
+        return f" for {TIER_NAMES[limits.tier]}"
+    signed_in = limits_for(_SignedIn()).max_upload_bytes
+    more = f" (sign in to upload up to {signed_in / (1024 * 1024):g} MB)" if signed_in > limits.max_upload_bytes else ""
+    return f" for anonymous users{more}"
+
+
+class _SignedIn:
+    """Stands for any signed-in, non-staff user when only the tier matters."""
+
+    is_authenticated = True
+    is_staff = False
+
+
 def retention_hours(owner_id):
     """Output retention for a job's owner (None: anonymous)."""
     user = get_user_model().objects.filter(pk=owner_id).first() if owner_id else None

@@ -156,8 +156,6 @@ def filter_submit(request):
 
 def _submit_error(request, exc, page):
     message = exc.message
-    if exc.code == "file_too_large" and not request.user.is_authenticated:
-        message += " Signed-in users may upload larger files."
     if _wants_json(request):
         response = JsonResponse(error_body(exc.code, message), status=exc.status)
     elif page is not None:

@@ -92,7 +92,10 @@ def test_api_key_user_gets_user_limits(limits, api):
     user = User.objects.create_user("u")
     _, raw = ApiKey.generate(user=user, name="k")
     big = b"\x89PNG" + b"\0" * (int(1.5 * MB))
-    assert post_api(api, data=big).status_code == 413  # anonymous: 1 MB
+    resp = post_api(api, data=big)  # anonymous: 1 MB
+    assert resp.status_code == 413 and "1 MB limit for anonymous users" in resp.json()["error"]["message"]
+    resp = post_api(api, data=b"\x89PNG" + b"\0" * (3 * MB), HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert resp.status_code == 413 and "2 MB limit for signed-in users." in resp.json()["error"]["message"]
     resp = post_api(api, data=image_bytes(size=(900, 900)) , HTTP_AUTHORIZATION=f"Bearer {raw}")
     assert resp.status_code == 202
     make_jobs(5, owner=user)
@@ -103,7 +106,8 @@ def test_api_key_user_gets_user_limits(limits, api):
 def test_upload_size_per_tier_on_the_page(limits, client):
     big = image_bytes(size=(10, 10)) + b"\0" * int(1.5 * MB)
     resp = post_page(client, data=big)
-    assert resp.status_code == 413 and "1 MB limit" in resp.content.decode()
+    assert resp.status_code == 413
+    assert "larger than the 1 MB limit for anonymous users (sign in to upload up to 2 MB)" in resp.content.decode()
     user = User.objects.create_user("u", password="pw-long-enough-1")
     client.force_login(user)
     resp = post_page(client, data=big)
