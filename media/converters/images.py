@@ -50,8 +50,11 @@ def open_image(path, fmt):
     if fmt == "heic":
         _register_heif()
     cap = settings.MAX_IMAGE_PIXELS
-    # Pillow's own bomb check stays armed (2x the cap) as a second line.
-    Image.MAX_IMAGE_PIXELS = cap
+    # Pillow's own bomb check stays armed as a second line. Its limit is one
+    # global shared by every Pillow user in the process: raise it for a larger
+    # cap, never lower it (our own check below refuses what is over the cap).
+    if Image.MAX_IMAGE_PIXELS is not None and cap > Image.MAX_IMAGE_PIXELS:
+        Image.MAX_IMAGE_PIXELS = cap
     try:
         im = Image.open(path, formats=[PIL_FORMATS[fmt]])
     except Image.DecompressionBombError:

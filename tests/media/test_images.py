@@ -481,3 +481,14 @@ def test_extension_aliases_are_accepted(tmp_path, api, run_jobs, filename, sourc
         resp = api.post("/api/v1/convert", {"file": upload(filename, data), "targetFormat": "webp"})
     assert resp.status_code == 202, resp.json()
     assert api.get(f"/api/v1/status/{resp.json()['jobId']}").json()["status"] == "succeeded"
+
+
+def test_a_small_cap_does_not_leak_into_pillows_global_limit(tmp_path, settings):
+    """Other Pillow users in the process (filters, thumbnails) keep Pillow's own limit."""
+    before = Image.MAX_IMAGE_PIXELS
+    settings.MAX_IMAGE_PIXELS = 1000
+    src = tmp_path / "small.png"
+    Image.new("RGB", (W, H), RED).save(src)
+    with pytest.raises(ConversionFailed):
+        convert(tmp_path, src, "png", "jpg")
+    assert Image.MAX_IMAGE_PIXELS == before
