@@ -130,10 +130,12 @@ def robots(request):
 def not_found(request, exception=None):
     if request.path.startswith("/api/"):
         return json_error("not_found", "No such API endpoint.", 404)
-    return render(request, "errors/404.html", status=404)
+    # Nothing personal: a 404 must not touch the session (or the database behind it).
+    return render(request, "errors/404.html", {"cacheable": True}, status=404)
 
 
 def server_error(request):
     if request.path.startswith("/api/"):
         return json_error("internal_error", "Something went wrong on our side; try again.", 500)
-    return render(request, "errors/500.html", status=500)
+    # The database may be what failed: render without the session or the user.
+    return render(request, "errors/500.html", {"cacheable": True}, status=500)

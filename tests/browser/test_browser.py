@@ -51,6 +51,9 @@ def test_convert_png_to_jpg_with_javascript(site, page, png, artifacts):
     assert_jpeg(info.value.path())
     page.get_by_role("button", name="Convert another file").click()
     assert page.locator("#file").is_visible() and page.evaluate("document.activeElement.id") == "file"
+    # The XMLHttpRequest upload gave this browser a session: the job is in its history.
+    page.goto(site.url + "/history")
+    assert page.get_by_role("link", name="holiday.png").count() == 1
 
 
 def test_convert_png_to_jpg_without_javascript(site, browser, png, artifacts):

@@ -310,3 +310,9 @@ def test_filter_form_errors_name_the_field(client):
     resp = client.post("/filter", {"file": upload("a.png", image_bytes()), "filter": "image-rotate", "p_degrees": "90"},
                        HTTP_ACCEPT="application/json")
     assert resp.status_code == 202
+
+
+def test_error_pages_do_not_touch_the_session(client):
+    resp = client.get("/no-such-page")
+    assert resp.status_code == 404 and "Page not found" in resp.content.decode()
+    assert "Cookie" not in resp.get("Vary", "")
