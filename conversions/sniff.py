@@ -10,8 +10,23 @@ from .errors import UnsupportedType
 logger = logging.getLogger(__name__)
 
 
+# libmagic 5.44 reads up to 7 MiB of every file; the types accepted here are
+# decided in the first kilobytes (ZIP entry names, ftyp boxes, ID3 headers),
+# and reading 1 MiB takes the sniff of a 10 MB upload from ~10 ms to <1 ms.
+SNIFF_BYTES = 1024 * 1024
+_magic = {}
+
+
 def detect_mime(path):
-    return magic.from_file(str(path), mime=True)
+    sniffer = _magic.get("mime")
+    if sniffer is None:
+        sniffer = magic.Magic(mime=True)  # it serializes calls with its own lock
+        try:
+            sniffer.setparam(magic.MAGIC_PARAM_BYTES_MAX, SNIFF_BYTES)
+        except (AttributeError, NotImplementedError, magic.MagicException):
+            logger.info("libmagic cannot limit the bytes it reads; sniffing whole files")
+        _magic["mime"] = sniffer
+    return sniffer.from_file(str(path))
 
 
 # ffmpeg's HLS and concat demuxers follow a playlist to other files and URLs.

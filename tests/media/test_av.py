@@ -1,5 +1,7 @@
 """Every audio/video pair on real ffmpeg-made clips, the output read back by ffprobe."""
 
+import functools
+
 import pytest
 
 from conversions import sniff
@@ -27,6 +29,7 @@ AUDIO_EXPECT = {
     "aiff": ("aiff", "pcm_s16be"),
 }
 TOLERANCE = 0.1
+probe_source = functools.cache(ffprobe)  # each sample is read by ~20 tests
 
 
 def assert_uploadable(out, target):
@@ -47,7 +50,7 @@ THUMB_PAIRS = sorted(ThumbnailConverter.pairs)
 def test_video_pair(media_dir, tmp_path, source, target):
     src = media_dir / f"sample.{source}"
     out, _ = convert(src, target, tmp_path)
-    info, before = ffprobe(out), ffprobe(src)
+    info, before = ffprobe(out), probe_source(src)
     assert_uploadable(out, target)
     if target == "gif":
         assert info["format"]["format_name"] == "gif"
@@ -65,7 +68,7 @@ def test_video_pair(media_dir, tmp_path, source, target):
 def test_audio_pair(media_dir, tmp_path, source, target):
     src = media_dir / f"sample.{source}"
     out, _ = convert(src, target, tmp_path)
-    info, before = ffprobe(out), ffprobe(src)
+    info, before = ffprobe(out), probe_source(src)
     assert_uploadable(out, target)
     container, acodec = AUDIO_EXPECT[target]
     assert container in info["format"]["format_name"].split(",")

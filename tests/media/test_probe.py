@@ -39,7 +39,7 @@ PLAYLISTS = {
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("name", sorted(PLAYLISTS))
-def test_playlists_are_refused_at_upload_whatever_their_name(api, run_jobs, name):
+def test_playlists_are_refused_at_upload_whatever_their_name(api, run_jobs, ffmpeg, name):
     with run_jobs():
         resp = submit(api, name, PLAYLISTS[name], "webm" if not name.endswith("mp3") else "wav")
     assert resp.status_code == 415, resp.content
@@ -100,7 +100,7 @@ def test_caps_refuse_before_any_transcode(settings, media_dir, tmp_path, setting
     assert sorted(p.name for p in tmp_path.iterdir()) == ["source.mp4"]  # ffmpeg never started
 
 
-def test_a_video_without_audio_cannot_give_an_mp3(tmp_path):
+def test_a_video_without_audio_cannot_give_an_mp3(ffmpeg, tmp_path):
     silent = tmp_path / "silent.mp4"
     ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x120:rate=25:duration=1", "-c:v", "libx264", "-f", "mp4", silent)
     with pytest.raises(ConversionFailed) as exc:
@@ -165,7 +165,7 @@ def test_h264_aac_in_mkv_is_remuxed_to_mp4_not_reencoded(media_dir, tmp_path):
     assert _stream_md5(out, "a") == _stream_md5(media_dir / "sample.mkv", "a")
 
 
-def test_only_the_stream_that_does_not_fit_is_encoded(media_dir):
+def test_only_the_stream_that_does_not_fit_is_encoded():
     from media.probe import Probe, Stream
 
     info = Probe(1.0, "matroska", (Stream(0, "video", "h264", 160, 120, 25.0), Stream(1, "audio", "opus")))
@@ -175,7 +175,7 @@ def test_only_the_stream_that_does_not_fit_is_encoded(media_dir):
     assert plans.video_plan(info, "mkv", "source.mkv", "mp4", {"crf": 30}, "output.mp4").copied == ()
 
 
-def test_inputs_are_opened_with_an_explicit_demuxer_and_file_protocol_only(media_dir):
+def test_inputs_are_opened_with_an_explicit_demuxer_and_file_protocol_only():
     from media.probe import Probe, Stream
 
     info = Probe(1.0, "mov", (Stream(0, "video", "h264", 160, 120, 25.0), Stream(1, "audio", "aac")))
@@ -184,7 +184,7 @@ def test_inputs_are_opened_with_an_explicit_demuxer_and_file_protocol_only(media
     assert argv[i - 4:i + 2] == ["-protocol_whitelist", "file", "-f", "mov", "-i", "file:source.mp4"]
 
 
-def test_the_catalog_offers_every_pair_with_its_options(api, db):
+def test_the_catalog_offers_every_pair_with_its_options(api, db, ffmpeg):
     catalog = {e["format"]: e for e in api.get("/api/v1/formats").json()["formats"]}
     mp4_targets = {t["format"]: t for t in catalog["mp4"]["targets"]}
     assert {"webm", "mkv", "mov", "avi", "gif", "mp3", "wav", "m4a", "ogg", "flac", "opus", "jpg", "png"} <= set(mp4_targets)
