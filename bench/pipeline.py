@@ -287,4 +287,9 @@ def run():
     for name, factory in (("embedded", Embedded), ("redis", Stack)):
         if name in chosen:
             results[name] = run_setup(factory)
-    return render(results, results.get("redis", (None, None, None))[2])
+    text = render(results, results.get("redis", (None, None, None))[2])
+    if "redis" in chosen and os.environ.get("BENCH_IDLE_TIMEOUTS", "1000,50,20"):
+        from bench import pipeline_idle
+
+        text += "\n\n" + pipeline_idle.run(BENCH_ENV)
+    return text
