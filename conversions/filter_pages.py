@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from django.urls import reverse
 
 from . import formats
+from .pages import field_label
 
 FAMILY_TITLES = {"image": "Image", "audio": "Audio", "video": "Video", "pdf": "PDF"}
 
@@ -114,7 +115,7 @@ def param_fields(page):
         field = {
             "id": f"p-{param.name}",
             "name": f"p_{param.name}",
-            "label": param.name.replace("_", " ").capitalize(),
+            "label": field_label(param.name),
             "help": param.help,
             "required": param.required,
             "default": "" if param.default is None else param.default,

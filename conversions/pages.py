@@ -5,6 +5,7 @@ groups and the sitemap are derived from `registry.pairs()` on each request,
 so a converter registered by another module appears on its own.
 """
 
+import re
 from dataclasses import dataclass
 
 from django.utils.text import slugify
@@ -216,6 +217,12 @@ def related(pair, limit=12):
     return out[:limit]
 
 
+def field_label(name):
+    """'videoBitrate' or 'video_bitrate' -> 'Video bitrate'."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name).replace("_", " ")
+    return spaced[:1].upper() + spaced[1:].lower()
+
+
 def option_fields(pair):
     """The converter's Options as form field descriptions for the template."""
     fields = []
@@ -223,7 +230,7 @@ def option_fields(pair):
         field = {
             "id": f"opt-{opt.name}",
             "name": f"opt_{opt.name}",
-            "label": opt.name.replace("_", " ").capitalize(),
+            "label": field_label(opt.name),
             "help": opt.help,
             "default": "" if opt.default is None else opt.default,
             "min": opt.min,

@@ -251,3 +251,17 @@ CONTRAST_JS = """() => {
 def test_text_contrast_meets_wcag_aa(site, page, path):
     page.goto(site.url + path)
     assert page.evaluate(CONTRAST_JS) == []
+
+
+def test_one_converter_page_per_group_renders(site, page, artifacts):
+    """A screenshot of the first converter of each group, for a look at pages with other options."""
+    from conversions import pages
+
+    seen = {}
+    for pair in pages.all_pairs():
+        seen.setdefault(pair.group, pair)
+    assert seen
+    for group, pair in seen.items():
+        page.goto(site.url + pair.url)
+        assert page.locator("h1").inner_text() == f"{pair.source_label} to {pair.target_label} converter"
+        page.screenshot(path=str(artifacts / f"group-{group}.png"), full_page=True)

@@ -316,3 +316,9 @@ def test_error_pages_do_not_touch_the_session(client):
     resp = client.get("/no-such-page")
     assert resp.status_code == 404 and "Page not found" in resp.content.decode()
     assert "Cookie" not in resp.get("Vary", "")
+
+
+def test_option_labels_read_as_words():
+    assert pages.field_label("videoBitrate") == "Video bitrate"
+    assert pages.field_label("sample_rate") == "Sample rate"
+    assert pages.field_label("quality") == "Quality"
