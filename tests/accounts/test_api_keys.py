@@ -88,3 +88,10 @@ def test_bearer_requests_need_no_csrf(client, ann, run_jobs):
         HTTP_AUTHORIZATION=f"Bearer {raw}",
     )
     assert resp.status_code == 202
+
+
+def test_schema_documents_the_bearer_scheme(api):
+    resp = api.get("/api/v1/schema?format=json")
+    assert resp.status_code == 200
+    schemes = resp.json()["components"]["securitySchemes"]
+    assert schemes["apiKey"] == {**schemes["apiKey"], "type": "http", "scheme": "bearer"}
