@@ -108,6 +108,11 @@ def job_succeeded(job, converter_seconds=None):
     _record(items)
 
 
+def job_reused(job):
+    """A job answered from the result cache: created and succeeded, no conversion."""
+    _record([_counter("jobs_created", _job_labels(job)), _counter("jobs_succeeded", _job_labels(job))])
+
+
 def job_failed(job, code):
     _record([_counter("jobs_failed", {**_job_labels(job), "code": code or "unknown"})])
 

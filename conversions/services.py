@@ -86,6 +86,7 @@ def job_create(
         converter=converter.name, options=cleaned, operations=ops,
     )
     if use_cache and (hit := result_cache.reuse(job)) is not None:
+        metrics.job_reused(hit)
         return hit
     job.source_key = storage.source_key(job.id, fmt)
     # Storage first, outside any transaction: a row never points at a missing file.

@@ -13,7 +13,7 @@ import time
 
 from django.db import transaction
 
-from conversions import formats, sniff, storage
+from conversions import admission, formats, metrics, sniff, storage
 from conversions.context import ConversionContext
 from conversions.errors import BadRequest, ConversionFailed, TransientError, UnsupportedType
 from conversions.models import ACTIVE_STATUSES, Job
@@ -84,7 +84,9 @@ def filter_job_create(*, uploads, operations, target_format="", owner=None, sess
         target_format=out_fmt, operations=ops,
     )
     if use_cache and (hit := cache.reuse(job)) is not None:
+        metrics.job_reused(hit)
         return hit
+    admission.check_queue(job.family)  # 503 before the uploads are stored
     job.source_keys = [f"uploads/{job.id}/source-{n}.{fmt_}" for n, (fmt_, _) in enumerate(found, start=1)]
     job.source_key = job.source_keys[0]
     stored = []
@@ -98,6 +100,7 @@ def filter_job_create(*, uploads, operations, target_format="", owner=None, sess
             names = ",".join(o["op"] for o in ops)
             event(job.id, "created", f"{fmt} -> {out_fmt}: {names} ({job.source_size} bytes)", operations=names)
             transaction.on_commit(lambda: job_enqueue(job))
+            transaction.on_commit(lambda: metrics.job_created(job))
     except Exception:
         for key in stored:
             storage.delete_quietly(storage.uploads(), key)

@@ -34,8 +34,9 @@ def redis_store(settings):
         yield server
 
 
-def submit(api, **extra):
-    return api.post("/api/v1/convert", {"file": upload("a.png", image_bytes()), "targetFormat": "webp"}, **extra)
+def submit(api, color=(200, 30, 30), **extra):
+    data = {"file": upload("a.png", image_bytes(color=color)), "targetFormat": "webp"}
+    return api.post("/api/v1/convert", data, **extra)
 
 
 def sample(text, name, **labels):
@@ -80,17 +81,19 @@ def test_metrics_count_outcomes_and_report_state(api, run_jobs, django_capture_o
     with run_jobs():
         assert submit(api).status_code == 202
     with django_capture_on_commit_callbacks(execute=True):
-        submit(api)  # a second one stays queued
+        submit(api, color=(1, 2, 3))  # a second one stays queued
+    with django_capture_on_commit_callbacks(execute=True):
+        assert submit(api).status_code == 202  # the first again: answered from the result cache
     text = api.get("/metrics").content.decode()
     labels = {"family": "media", "source": "png", "target": "webp"}
-    assert sample(text, "convertall_jobs_created_total", **labels) == 2
-    assert sample(text, "convertall_jobs_succeeded_total", **labels) == 1
+    assert sample(text, "convertall_jobs_created_total", **labels) == 3
+    assert sample(text, "convertall_jobs_succeeded_total", **labels) == 2
     assert sample(text, "convertall_conversion_seconds_count", family="media") == 1
     assert sample(text, "convertall_job_end_to_end_seconds_bucket", family="media", le="+Inf") == 1
     assert sample(text, "convertall_jobs_active", family="media", status="queued") == 1
     assert sample(text, "convertall_queue_depth", queue="media") == 1
     assert sample(text, "convertall_oldest_queued_job_age_seconds", family="media") >= 0
-    stored = sum(j.source_size for j in Job.objects.all())
+    stored = sum(j.source_size for j in Job.objects.exclude(source_key=""))
     assert sample(text, "convertall_storage_bytes", store="uploads") == stored
     assert sample(text, "convertall_storage_bytes", store="outputs") > 0
     assert sample(text, "convertall_metrics_scrape_errors") == 0
