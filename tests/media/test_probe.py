@@ -13,7 +13,8 @@ from media import plans
 from media.converters.av import AUDIO_SOURCES, VIDEO_SOURCES
 from tests.builders import upload
 from tests.media.helpers import codec, convert, kinds
-from tests.media.media_builders import claims_ten_hours, ffmpeg, ffprobe
+from tests.media.media_builders import claims_ten_hours, ffprobe
+from tests.media.media_builders import ffmpeg as run_ffmpeg
 
 
 def submit(api, name, data, target, options=None):
@@ -102,7 +103,7 @@ def test_caps_refuse_before_any_transcode(settings, media_dir, tmp_path, setting
 
 def test_a_video_without_audio_cannot_give_an_mp3(ffmpeg, tmp_path):
     silent = tmp_path / "silent.mp4"
-    ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x120:rate=25:duration=1", "-c:v", "libx264", "-f", "mp4", silent)
+    run_ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x120:rate=25:duration=1", "-c:v", "libx264", "-f", "mp4", silent)
     with pytest.raises(ConversionFailed) as exc:
         convert(silent, "mp3", tmp_path / "work")
     assert exc.value.code == "no_audio_stream"
