@@ -15,6 +15,7 @@ nothing at module level may import uno.
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -194,11 +195,15 @@ def _kind(doc):
     return "other"
 
 
-def _watch_parent(parent):
-    """If the worker dies, take soffice down with us (it is in our process group)."""
+def _watch_parent(parent, private_dir):
+    """If the worker dies, take soffice (in our process group) and the private dir with us."""
     while True:
         time.sleep(1)
         if os.getppid() != parent:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            os.killpg(0, signal.SIGTERM)
+            time.sleep(1)
+            shutil.rmtree(private_dir, ignore_errors=True)
             os.killpg(0, signal.SIGKILL)
 
 
@@ -207,7 +212,7 @@ def main():
     # The protocol owns the real stdout; anything uno or soffice prints goes to stderr.
     proto = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
     os.dup2(2, 1)
-    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
+    threading.Thread(target=_watch_parent, args=(os.getppid(), private_dir), daemon=True).start()
     try:
         office = Office(private_dir)
     except Exception as exc:  # noqa: BLE001 - reported to the worker, which falls back
@@ -227,7 +232,9 @@ def main():
             if office.proc.poll() is not None:
                 reply["code"] = "crashed"
         proto.write(json.dumps(reply) + "\n")
+    # Quit, or stdin closed because the worker is gone: leave nothing behind.
     office.stop()
+    shutil.rmtree(private_dir, ignore_errors=True)
     return 0
 
 
