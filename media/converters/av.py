@@ -67,14 +67,15 @@ class FfmpegConverter(Converter):
         watcher = ProgressWatcher(ctx, info.duration)
         argv = [plan.argv[0], *watcher.args(), *plan.argv[1:]] if self.tracks_progress else plan.argv
         timeout = _timeout(info.duration)
-        logger.info(
-            "ffmpeg job=%s %s -> %s duration=%.2fs copied=%s", ctx.job_id, ctx.source_format,
-            ctx.target_format, info.duration, ",".join(plan.copied) or "none",
-        )
-        ctx.run(
+        result = ctx.run(
             argv, timeout=timeout, cpu_seconds=timeout * max(2, os.cpu_count() or 1),
             memory_mb=settings.MEDIA_MEMORY_MB, tool="ffmpeg",
             on_tick=watcher.tick if self.tracks_progress else ctx.tick,
+        )
+        logger.info(
+            "ffmpeg job=%s family=media tool=ffmpeg %s -> %s media_seconds=%.2f seconds=%.3f copied=%s",
+            ctx.job_id, ctx.source_format, ctx.target_format, info.duration, result.seconds,
+            ",".join(plan.copied) or "none",
         )
         return ctx.output_path
 
