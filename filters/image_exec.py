@@ -16,6 +16,9 @@ from conversions.errors import ConversionFailed
 
 logger = logging.getLogger(__name__)
 logging.getLogger("pyvips").setLevel(logging.WARNING)  # it logs every pipeline decision at INFO
+# libvips caches up to 100 recent operations (and their pixels) for reuse; every
+# job reads a new file, so the cache only holds memory.
+pyvips.cache_set_max(0)
 
 VIPS_LOADERS = {
     "jpg": "jpegload", "png": "pngload", "webp": "webpload", "gif": "gifload",
