@@ -44,7 +44,7 @@ def save(storage, key, path_or_file):
     size = path.stat().st_size
     if size <= SINGLE_PUT_BYTES:
         with open(path, "rb") as fh:
-            storage.bucket.Object(name).put(Body=fh, **params)
+            storage.connection.meta.client.put_object(Bucket=storage.bucket_name, Key=name, Body=fh, **params)
     else:
         # By name, not by file object: parts are read from disk as they are sent.
         storage.bucket.upload_file(str(path), name, ExtraArgs=params, Config=storage.transfer_config)
@@ -54,7 +54,8 @@ def save(storage, key, path_or_file):
 def fetch_to(storage, key, dest):
     """One streamed GET into `dest`; FileNotFoundError when the object is gone."""
     try:
-        body = storage.bucket.Object(storage._normalize_name(key)).get()["Body"]
+        client = storage.connection.meta.client
+        body = client.get_object(Bucket=storage.bucket_name, Key=storage._normalize_name(key))["Body"]
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") in _MISSING:
             raise FileNotFoundError(key) from None
