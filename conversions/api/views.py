@@ -68,7 +68,11 @@ class ConvertView(APIView):
                 },
             )
         },
-        responses={202: _ACCEPTED, 400: _ERROR, 413: _ERROR, 415: _ERROR, 429: _ERROR},
+        parameters=[
+            OpenApiParameter("wait", float, description="Wait up to N seconds (at most 60): 200 with the finished job."),
+            OpenApiParameter("cache", bool, description="false: convert again even if the same result is stored."),
+        ],
+        responses={200: dict, 202: _ACCEPTED, 400: _ERROR, 413: _ERROR, 415: _ERROR, 429: _ERROR},
         summary="Convert a file",
     )
     def post(self, request):
