@@ -225,8 +225,10 @@ def main():
             break
         if req.get("op") == "sleep":  # test hook: simulates a document that hangs the office
             time.sleep(float(req.get("seconds", 3600)))
+        started = time.monotonic()
         try:
             reply = office.convert(req) if req.get("op") == "convert" else {"ok": True}
+            reply["seconds"] = round(time.monotonic() - started, 4)
         except Exception as exc:  # noqa: BLE001 - a UNO error is the document's fault
             reply = {"ok": False, "code": "office_error", "error": f"{type(exc).__name__}: {exc}"}
             if office.proc.poll() is not None:

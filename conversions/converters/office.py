@@ -113,8 +113,8 @@ def office_convert(ctx, job):
     if not job.dst.exists() or job.dst.stat().st_size == 0:
         raise ConversionFailed("LibreOffice produced no output for this file.", code="empty_output")
     logger.info(
-        "office job=%s family=documents tool=soffice path=%s filter=%s seconds=%.3f",
-        ctx.job_id, path, job.export_filter, time.monotonic() - started,
+        "office job=%s family=documents tool=soffice path=%s filter=%s seconds=%.3f office_seconds=%.3f",
+        ctx.job_id, path, job.export_filter, time.monotonic() - started, reply.get("seconds", 0),
     )  # fmt: skip
 
 
