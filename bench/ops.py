@@ -193,9 +193,14 @@ def _wait_status(stack, job_id, status, timeout=60):
 
 
 def run():
+    before = os.getloadavg()[0]
     load = load_phase()
     recovery = recovery_phase()
-    return report(load, recovery)
+    text = report(load, recovery)
+    return text + (
+        f" Load average (1 min) {before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end. In production "
+        "the web and the workers run in separate tasks; here they share the same two cores."
+    )
 
 
 def report(load, recovery):
