@@ -38,6 +38,9 @@ def start_embedded_workers():
         _embedded["worker"] = worker
         logger.info("embedded workers started: %s threads on %s", settings.EMBEDDED_WORKER_THREADS, QUEUES)
     _requeue_on_start()
+    from .maintenance import start_in_process
+
+    start_in_process()  # no scheduler process in the embedded default
     return worker
 
 

@@ -55,3 +55,33 @@ def run_task(name, fn):
         extra={"task": name, "result": result, "seconds": round(seconds, 3)},
     )
     return result
+
+
+_background = {"thread": None}
+
+
+def start_in_process():
+    """The embedded default has no scheduler process: run the tasks on a daemon thread.
+
+    Each process of the embedded default runs its own; that is safe because
+    every task is idempotent.
+    """
+    import threading
+
+    if _background["thread"] is not None:
+        return _background["thread"]
+    thread = threading.Thread(target=_loop, name="convertall-maintenance", daemon=True)
+    _background["thread"] = thread
+    thread.start()
+    return thread
+
+
+def _loop():
+    due = {name: 0.0 for name, _, _ in tasks()}
+    while True:
+        now = time.monotonic()
+        for name, fn, every in tasks():
+            if now >= due[name]:
+                run_task(name, fn)
+                due[name] = time.monotonic() + every
+        time.sleep(max(min(due.values()) - time.monotonic(), 0.5))

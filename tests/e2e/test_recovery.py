@@ -371,3 +371,16 @@ def test_200_concurrent_uploads_answer_202_429_or_503_and_every_job_finishes(rec
     rows = rec.wait(accepted, timeout=180)
     assert set(rows.values()) == {"succeeded"}, Counter(rows.values())
     print(f"\n200 concurrent uploads answered in {answered:.1f}s: {dict(codes)}; {len(accepted)} jobs, all succeeded")
+
+
+def test_the_embedded_default_runs_the_maintenance_tasks_itself(tmp_path):
+    """`make run` has no scheduler process: the web process runs the same tasks on a thread."""
+    from scripts.stack import Embedded
+
+    with Embedded(log_dir=tmp_path, extra_env={"RECONCILE_INTERVAL_SECONDS": "1", "LOG_FORMAT": "plain"}):
+        log = tmp_path / "web.log"
+        deadline = time.monotonic() + 30
+        while log.read_text().count("maintenance task=requeue_stuck") < 2:
+            assert time.monotonic() < deadline, log.read_text()[-2000:]
+            time.sleep(0.2)
+        assert "maintenance task=purge_expired" in log.read_text()
