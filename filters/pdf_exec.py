@@ -21,7 +21,7 @@ def run_pdf_chain(ctx, sources, ops, step):
     from .vocabulary import operations
 
     current = list(sources)
-    batch, done = [], 0
+    batch = []
     counter = iter(range(1, 1000))
 
     def flush():
@@ -42,7 +42,6 @@ def run_pdf_chain(ctx, sources, ops, step):
             current = [out]
         else:
             batch.append(op.tool_params(params, where=f"operation {index + 1} ({op.name})"))
-        done += 1
         step(index, len(ops))
     flush()
     result = current[0]

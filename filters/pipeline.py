@@ -12,7 +12,7 @@ import time
 from conversions import formats
 from conversions.errors import BadRequest
 
-from . import av_exec, image_exec
+from . import av_exec, image_exec, pdf_exec
 from .vocabulary import family_of
 
 logger = logging.getLogger(__name__)
@@ -71,13 +71,12 @@ def run_chain(ctx, sources, src_fmt, target, ops, *, span=(0, 100)):
         ctx.set_progress(10 * (index + 1) / max(total, 1))
 
     started = time.monotonic()
-    ctx.progress_span = (lo, hi)
     if family == "image":
         out = image_exec.run_image_chain(ctx, sources[0], src_fmt, target, ops, step)
     elif family in ("audio", "video"):
         out = av_exec.run_av_chain(ctx, sources[0], src_fmt, target, ops, family, step)
     elif family == "pdf":
-        out = pdf_chain(ctx, sources, ops, step)
+        out = pdf_exec.run_pdf_chain(ctx, sources, ops, step)
     else:
         raise BadRequest(f"{src_fmt} files have no filters.", code="unsupported_conversion")
     ctx.set_progress(100)
@@ -88,8 +87,3 @@ def run_chain(ctx, sources, src_fmt, target, ops, *, span=(0, 100)):
     )
     return out
 
-
-def pdf_chain(ctx, sources, ops, step):
-    from .pdf_exec import run_pdf_chain
-
-    return run_pdf_chain(ctx, sources, ops, step)
