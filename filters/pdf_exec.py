@@ -51,8 +51,9 @@ def run_pdf_chain(ctx, sources, ops, step):
 def _run_pdftool(ctx, batch, inputs, out):
     argv = [sys.executable, "-I", str(PDFTOOL), json.dumps(batch), out.name, *(p.name for p in inputs)]
     result = ctx.run(argv, timeout=300, memory_mb=2048, check=False, tool="pikepdf")
-    if result.returncode == 2:
-        raise ConversionFailed(result.stderr.strip()[-500:], code="invalid_operation")
+    if result.returncode in (2, 3):
+        code = "invalid_operation" if result.returncode == 2 else "invalid_pdf"
+        raise ConversionFailed(result.stderr.strip()[-500:], code=code)
     if result.returncode != 0 or not out.exists():
         logger.warning("pdftool failed rc=%s stderr=%s", result.returncode, result.stderr[-2000:])
         raise ConversionFailed("The PDF could not be processed; it may be damaged.", code="invalid_pdf")

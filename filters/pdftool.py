@@ -5,7 +5,8 @@ Usage: python pdftool.py OPS_JSON OUTPUT INPUT [INPUT...]
 It imports no Django: `filters.pdf_exec` starts it through the runner, so a
 hostile PDF meets qpdf inside the runner's memory, CPU, time and network
 limits, not inside the worker. Exit code 2 means the request does not fit
-the document (stderr says why, for the user); anything else is a failure.
+the document, 3 that the PDF cannot be used (stderr says why, for the user);
+anything else is a failure.
 """
 
 import json
@@ -19,7 +20,11 @@ from pikepdf import Dictionary, Name, Pdf
 
 
 class UserError(Exception):
-    pass
+    exit_code = 2  # the operation does not fit this document
+
+
+class BadInput(UserError):
+    exit_code = 3  # the PDF itself cannot be used
 
 
 def resolve_pages(spans, count):
@@ -108,9 +113,9 @@ def open_pdf(path):
     try:
         return Pdf.open(path)
     except pikepdf.PasswordError:
-        raise UserError("the PDF is password-protected; remove the password first.") from None
+        raise BadInput("The PDF is password-protected; remove the password first.") from None
     except pikepdf.PdfError as exc:
-        raise UserError(f"the PDF could not be read: {exc}") from None
+        raise BadInput(f"The PDF could not be read: {exc}") from None
 
 
 def main(argv):
@@ -122,6 +127,8 @@ def main(argv):
             return 0
         try:
             pdf = OPS[params["op"]](pdf, params, inputs)
+        except BadInput:
+            raise
         except UserError as exc:
             raise UserError(f"{params['op']}: {exc}") from None
     pdf.remove_unreferenced_resources()
@@ -134,4 +141,4 @@ if __name__ == "__main__":
         sys.exit(main(sys.argv))
     except UserError as exc:
         print(exc, file=sys.stderr)
-        sys.exit(2)
+        sys.exit(exc.exit_code)

@@ -115,3 +115,16 @@ def test_pdf_chain_of_five(submit, tmp_path):
     # Ghostscript bakes /Rotate into the page: compare the orientation as displayed.
     shown = [(h, w) if rot in (90, 270) else (w, h) for rot, (w, h) in zip(rotations, sizes)]
     assert pages == 3 and shown == [(300, 400), (400, 300), (300, 400)]
+
+
+def test_a_damaged_pdf_fails_at_once_without_retries(submit):
+    good = (submit.samples / "doc.pdf").read_bytes()
+    (submit.samples / "broken.pdf").write_bytes(good[:1500] + bytes(range(256)) * 8)
+    with submit.run_jobs():
+        resp = submit.post("broken.pdf", [{"op": "rotate", "degrees": 90}])
+    status = submit.api.get(resp.json()["statusUrl"]).json()
+    assert status["status"] == "failed" and status["error"]["code"] == "invalid_pdf"
+    assert "could not be read" in status["error"]["message"] and "/tmp" not in status["error"]["message"]
+    from conversions.models import Job
+
+    assert Job.objects.get(pk=status["jobId"]).attempts == 1
