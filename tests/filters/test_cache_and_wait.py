@@ -163,3 +163,20 @@ def test_wait_returns_202_when_the_job_is_slower(live_worker, submit):
     assert 0.9 <= waited < 5
     job = wait_until_finished(resp.json()["jobId"])
     assert job.status == JobStatus.SUCCEEDED
+
+
+@pytest.mark.django_db
+def test_a_hit_on_s3_is_a_server_side_copy_with_its_own_key(submit, s3_storages):
+    client, bucket = s3_storages
+    original = first_run(submit)
+    body = submit.post("photo.jpg", OPS, "png").json()
+    assert body["status"] == "succeeded" and body["cached"] is True
+    keys = {o["Key"] for o in client.list_objects_v2(Bucket=bucket)["Contents"]}
+    first, second = (Job.objects.get(pk=pk).output_key for pk in (original, body["jobId"]))
+    assert first != second and {first, second} <= keys
+    get = lambda key: client.get_object(Bucket=bucket, Key=key)["Body"].read()  # noqa: E731
+    assert get(first) == get(second)
+    assert submit.api.get(f"/api/v1/download/{body['jobId']}").status_code == 302
+    client.delete_object(Bucket=bucket, Key=first)  # gone from storage: never served again
+    client.delete_object(Bucket=bucket, Key=second)
+    assert submit.post("photo.jpg", OPS, "png").json()["status"] == "queued"
