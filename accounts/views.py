@@ -10,18 +10,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from conversions.clientip import client_ip
-from conversions.models import Job
 
 from . import keys, quotas
+from .services import claim_browser_jobs
 from .forms import ApiKeyForm, SignUpForm
 from .models import ApiKey
-
-
-def claim_browser_jobs(user, session_key):
-    """This browser's anonymous jobs join the account it signs in to (login rotates the session key)."""
-    if not session_key:
-        return 0
-    return Job.objects.filter(owner__isnull=True, session_key=session_key).update(owner=user, session_key="")
 
 
 class LoginView(auth_views.LoginView):
