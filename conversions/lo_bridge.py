@@ -37,12 +37,24 @@ HARDENING = (
     # Never recalculate on load: WEBSERVICE() and friends keep their cached value.
     ("/org.openoffice.Office.Calc/Formula/Load", "OOXMLRecalcMode", "xs:int", 1),
     ("/org.openoffice.Office.Calc/Formula/Load", "ODFRecalcMode", "xs:int", 1),
+    # Every http/https/ftp fetch goes to a proxy on a closed loopback port: a second wall
+    # where `unshare -n` is not permitted (HTML import fetches images, styles, frames).
+    ("/org.openoffice.Inet/Settings", "ooInetProxyType", "xs:int", 2),
+    ("/org.openoffice.Inet/Settings", "ooInetHTTPProxyName", "xs:string", "127.0.0.1"),
+    ("/org.openoffice.Inet/Settings", "ooInetHTTPProxyPort", "xs:int", 1),
+    ("/org.openoffice.Inet/Settings", "ooInetHTTPSProxyName", "xs:string", "127.0.0.1"),
+    ("/org.openoffice.Inet/Settings", "ooInetHTTPSProxyPort", "xs:int", 1),
+    ("/org.openoffice.Inet/Settings", "ooInetFTPProxyName", "xs:string", "127.0.0.1"),
+    ("/org.openoffice.Inet/Settings", "ooInetFTPProxyPort", "xs:int", 1),
+    ("/org.openoffice.Inet/Settings", "ooInetNoProxy", "xs:string", ""),
     ("/org.openoffice.Office.Common/Misc", "UseLocking", "xs:boolean", False),
     ("/org.openoffice.Office.Common/Misc", "FirstRun", "xs:boolean", False),
     ("/org.openoffice.Office.Common/Save/Document", "CreateBackup", "xs:boolean", False),
     ("/org.openoffice.Office.Recovery/AutoSave", "Enabled", "xs:boolean", False),
     ("/org.openoffice.Office.Recovery/RecoveryInfo", "Enabled", "xs:boolean", False),
 )
+
+DEAD_PROXY = "http://127.0.0.1:1"
 
 # com.sun.star.document.UpdateDocMode.NO_UPDATE / MacroExecMode.NEVER_EXECUTE
 NO_UPDATE = 0
@@ -80,6 +92,7 @@ def soffice_env(private_dir):
         "LANG": "C.UTF-8",
         "LC_ALL": "C.UTF-8",
         "SAL_USE_VCLPLUGIN": "svp",
+        **{name: DEAD_PROXY for name in ("http_proxy", "https_proxy", "ftp_proxy", "HTTP_PROXY", "HTTPS_PROXY")},
     }
 
 

@@ -149,3 +149,38 @@ class Listener:
         self._stop.set()
         self._thread.join(2)
         self.sock.close()
+
+
+WEBSERVICE_CONTENT = """<?xml version="1.0" encoding="UTF-8"?>
+<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0"
+ xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0"
+ xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2">
+<office:body><office:spreadsheet><table:table table:name="S"><table:table-row>
+<table:table-cell office:value-type="string"><text:p>heron</text:p></table:table-cell>
+<table:table-cell table:formula="of:=COM.MICROSOFT.WEBSERVICE(&quot;{url}&quot;)"/>
+</table:table-row></table:table></office:spreadsheet></office:body></office:document-content>
+"""
+ODS_MANIFEST = """<?xml version="1.0" encoding="UTF-8"?>
+<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">
+<manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>
+<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>
+</manifest:manifest>
+"""
+
+
+def ods_with_webservice(dst, url):
+    """A spreadsheet whose only formula, with no cached value, is WEBSERVICE(url)."""
+    with zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet", compress_type=zipfile.ZIP_STORED)
+        zf.writestr("content.xml", WEBSERVICE_CONTENT.format(url=url))
+        zf.writestr("META-INF/manifest.xml", ODS_MANIFEST)
+    return Path(dst)
+
+
+def html_with_remote_parts(dst, port):
+    Path(dst).write_text(
+        "<html><head><link rel='stylesheet' href='http://127.0.0.1:%d/x.css'></head>"
+        "<body><p>Herons in HTML</p><img src='http://127.0.0.1:%d/linked.png'>"
+        "<iframe src='http://127.0.0.1:%d/frame.html'></iframe></body></html>" % (port, port, port)
+    )
+    return Path(dst)

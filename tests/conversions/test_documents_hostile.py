@@ -18,7 +18,14 @@ from conversions.models import Job, JobStatus
 from tests.builders import upload
 from tests.conversions.test_documents import convert
 from tests.documents_fixtures import WORDS, documents, office_bridge, pdf_text  # noqa: F401
-from tests.hostile_documents import Listener, docx_with_linked_image, docx_zip_bomb, odt_with_autorun_macro
+from tests.hostile_documents import (
+    Listener,
+    docx_with_linked_image,
+    docx_zip_bomb,
+    html_with_remote_parts,
+    ods_with_webservice,
+    odt_with_autorun_macro,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -63,6 +70,59 @@ def test_stock_soffice_does_fetch_the_same_linked_image(tmp_path, documents):
             )  # fmt: skip
         time.sleep(0.5)
         assert listener.connections > 0
+
+
+def test_html_images_styles_and_frames_are_never_fetched(tmp_path, office_bridge):
+    with Listener() as listener:
+        page = html_with_remote_parts(tmp_path / "page.html", listener.port)
+        out, _, _ = convert(tmp_path, page, "html", "pdf")
+        time.sleep(0.5)
+        assert listener.connections == 0
+        # The control: a stock soffice fetches them.
+        with tempfile.TemporaryDirectory() as profile:
+            subprocess.run(
+                ["soffice", "--headless", f"-env:UserInstallation=file://{profile}", "--infilter=HTML (StarWriter)",
+                 "--convert-to", "pdf", "--outdir", str(tmp_path), str(page)],
+                check=True, capture_output=True, timeout=120,
+            )  # fmt: skip
+        time.sleep(0.5)
+        assert listener.connections > 0
+    assert "Herons in HTML" in pdf_text(out)
+
+
+def test_webservice_formula_is_never_fetched(tmp_path, office_bridge):
+    with Listener() as listener:
+        sheet = ods_with_webservice(tmp_path / "ws.ods", listener.url)
+        for target in ("pdf", "xlsx", "csv"):
+            convert(tmp_path, sheet, "ods", target)
+        time.sleep(0.5)
+        assert listener.connections == 0
+
+
+@pytest.fixture
+def without_network_isolation(settings, office_bridge):
+    """A bridge started without `unshare -n`, as on a platform that forbids namespaces."""
+    from conversions import runner
+
+    office_bridge.shutdown()
+    settings.RUNNER_NETWORK_ISOLATION = False
+    runner._network_isolation_prefix.cache_clear()
+    yield office_bridge
+    office_bridge.shutdown()
+    runner._network_isolation_prefix.cache_clear()
+
+
+def test_the_profile_alone_blocks_fetches_when_namespaces_are_not_permitted(
+    tmp_path, documents, without_network_isolation
+):
+    with Listener() as listener:
+        linked = docx_with_linked_image(documents["docx"], tmp_path / "linked.docx", listener.url)
+        convert(tmp_path, linked, "docx", "pdf")
+        convert(tmp_path, html_with_remote_parts(tmp_path / "page.html", listener.port), "html", "pdf")
+        convert(tmp_path, ods_with_webservice(tmp_path / "ws.ods", listener.url), "ods", "pdf")
+        time.sleep(0.5)
+        assert listener.connections == 0
+    assert without_network_isolation.bridge_pid is not None
 
 
 def test_autorun_macro_never_runs(tmp_path, documents, office_bridge):
