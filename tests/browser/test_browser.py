@@ -108,6 +108,9 @@ def test_home_search_and_keyboard(site, page, artifacts):
     search.press("Enter")
     page.wait_for_url("**/converters/png-to-jpg")
     page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(site.url + "/")
+    page.screenshot(path=str(artifacts / "home-mobile.png"))
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.goto(site.url + "/converters/png-to-jpg")
     page.screenshot(path=str(artifacts / "converter-mobile.png"), full_page=True)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
