@@ -88,7 +88,7 @@ class BridgeProcess:
 
     @staticmethod
     def _limits():
-        mb = _setting("OFFICE_BRIDGE_MEMORY_MB", 0)
+        mb = _setting("OFFICE_BRIDGE_MEMORY_MB", 3072)
         return ["prlimit", "--core=0", f"--as={int(mb) * 1024 * 1024}", "--"] if mb else ["prlimit", "--core=0", "--"]
 
     def call(self, request, timeout, on_tick=None):
