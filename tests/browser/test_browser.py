@@ -268,3 +268,26 @@ def test_one_converter_page_per_group_renders(site, page, artifacts):
         page.goto(site.url + pair.url)
         assert page.locator("h1").inner_text() == f"{pair.source_label} to {pair.target_label} converter"
         page.screenshot(path=str(artifacts / f"group-{group}.png"), full_page=True)
+
+
+def test_drag_and_drop_a_file(site, page):
+    import base64
+
+    png_b64 = base64.b64encode(image_bytes()).decode()
+    page.goto(site.url + "/converters/png-to-jpg")
+    data_transfer = page.evaluate_handle(
+        """(b64) => {
+            const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+            const dt = new DataTransfer();
+            dt.items.add(new File([bytes], "dropped.png", { type: "image/png" }));
+            return dt;
+        }""",
+        png_b64,
+    )
+    page.dispatch_event("[data-dropzone]", "dragover", {"dataTransfer": data_transfer})
+    assert "dragging" in page.locator("[data-dropzone]").get_attribute("class")
+    page.dispatch_event("[data-dropzone]", "drop", {"dataTransfer": data_transfer})
+    assert "dropped.png" in page.locator("[data-file-name]").inner_text()
+    page.get_by_role("button", name="Convert to JPG").click()
+    page.locator("[data-download]").wait_for(state="visible", timeout=TIMEOUT)
+    assert page.locator("[data-download]").inner_text() == "Download dropped.jpg"
