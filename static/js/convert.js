@@ -94,7 +94,7 @@
         }
         title.textContent = b.status === "queued" ? "Waiting for a free worker…" : "Converting…";
         setBar(jobBar, jobText, b.progress, b.status === "queued" ? "queued" : null);
-        setTimeout(function () { poll(url, Math.min(delay * 1.3, 2000), 0); }, delay);
+        setTimeout(function () { poll(url, Math.min(delay * 1.4, 2000), 0); }, delay);
       })
       .catch(function () {
         if (failures > 5) return showError(0, null);
@@ -119,7 +119,7 @@
         setBar(uploadBar, uploadText, 100);
         jobLink.href = body.jobUrl;
         title.textContent = "Waiting for a free worker…";
-        poll(body.statusUrl, 400, 0);
+        poll(body.statusUrl, 150, 0); // small jobs finish in well under a second: look early, then back off
       } else {
         showError(xhr.status, body, xhr.getResponseHeader("Retry-After"));
       }
