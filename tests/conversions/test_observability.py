@@ -135,7 +135,7 @@ def test_health_reports_depth_and_live_workers_per_queue(settings, redis_store, 
     worker = SimpleNamespace(consumer_whitelist={"media"}, worker_threads=2, broker=None)
     heartbeat._Beat(worker).beat(metrics.store().client)
     # The stub broker stands in for Redis here: ask for live workers anyway.
-    monkeypatch.setattr("conversions.broker.dramatiq.get_broker", lambda: SimpleNamespace(client=object()))
+    monkeypatch.setattr("conversions.broker.dramatiq.get_broker", lambda: SimpleNamespace(client=SimpleNamespace(ping=bool)))
     monkeypatch.setattr("conversions.broker.queue_depths", lambda: {"documents": 0, "media": 4, "filters": 0})
     resp = api.get("/api/v1/health")
     assert resp.status_code == 503
