@@ -96,10 +96,13 @@ def _submit(request, resolve, create, error_context):
     """The shared path of the converter and filter forms: checks, one service call, the answer."""
     page = None
     try:
+        # Before the body is read. Every form post is checked, signed in or not: an
+        # anonymous cross-site post would still hand the browser a new session
+        # cookie, replacing (logging out) the one it had.
+        if not same_origin(request):
+            raise CrossSite("This form was sent from another site; open the page on this site and try again.")
         post = request.POST  # parses the upload: may raise 413 from the upload handler
         page = resolve(post)
-        if request.user.is_authenticated and not same_origin(request):
-            raise CrossSite("This form was sent from another site; open the page again and retry.")
         _throttle(request)
         job = create(post, page, _caller(request))
     except ConvertAllError as exc:

@@ -86,7 +86,8 @@ def test_this_browsers_jobs_join_the_account_on_sign_up_and_log_in(client):
     from tests.builders import image_bytes, upload
 
     def convert(c, name):
-        c.post("/convert", {"file": upload(name, image_bytes()), "converter": "png-to-jpg"})
+        c.post("/convert", {"file": upload(name, image_bytes()), "converter": "png-to-jpg"},
+               HTTP_ORIGIN="http://testserver")
 
     convert(client, "before-signup.png")
     stranger = type(client)()

@@ -167,7 +167,8 @@ def test_resize_an_image_with_a_filter_page(site, page, png, artifacts):
 
 def test_too_large_upload_answers_413_over_a_real_socket(site):
     big = b"\x89PNG\r\n\x1a\n" + bytes(4 * 1024 * 1024)
-    resp = requests.post(site.url + "/convert", headers={"Accept": "application/json"}, timeout=30,
+    headers = {"Accept": "application/json", "Origin": site.url}
+    resp = requests.post(site.url + "/convert", headers=headers, timeout=30,
                          files={"file": ("big.png", big, "image/png")}, data={"converter": "png-to-jpg"})
     assert resp.status_code == 413
     assert "3 MB limit" in resp.json()["error"]["message"]
