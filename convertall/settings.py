@@ -340,7 +340,8 @@ LOG_FORMAT = env("LOG_FORMAT", default="json" if PRODUCTION else "plain")
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    # apscheduler logs every run of every job at INFO; our tasks log their own counts.
+    "loggers": {"django.db.backends": {"level": "INFO"}, "apscheduler": {"level": "WARNING"}},
 }
 
 # --- Observability ---------------------------------------------------------

@@ -310,6 +310,8 @@ class Stack(_Base):
             ("S3", f"{self.s3_endpoint}/{self.bucket}"),
         ]
         rows += [(f"worker {q}", f"{self.threads[q]} threads") for q in self.queues]
+        if self.with_scheduler:
+            rows.append(("scheduler", "manage.py scheduler (requeue, purge)"))
         return "\n".join(f"{k:<12} {v}" for k, v in rows)
 
 
