@@ -12,6 +12,7 @@ measured.
 """
 
 import io
+import json
 import os
 import signal
 import subprocess
@@ -192,6 +193,9 @@ def test_a_worker_killed_mid_conversion_is_replaced_and_the_job_succeeds_once(re
     assert rec.events(job_id).count("succeeded") == 1
     assert rec.s3_keys(f"outputs/{job_id}/") == [f"outputs/{job_id}/result.bmp"]
     # Lease + one reconcile pass + the 4 s conversion again, with slack for a loaded machine.
+    # The worker's stdout is JSON lines carrying the job id and family (LOG_FORMAT=json).
+    lines = [json.loads(x) for x in second.log_path.read_text().splitlines() if x.startswith("{")]
+    assert any(x.get("job_id") == job_id and x.get("family") == "media" for x in lines), lines[-5:]
     bound = LEASE + RECONCILE + 4 + 12
     print(f"\nworker killed -> job succeeded on {second.name} in {recovered:.1f}s (bound {bound}s)")
     assert recovered < bound
