@@ -104,7 +104,7 @@ def rows(query=""):
     for family, title in FAMILY_TITLES.items():
         items = [p for p in all_filters() if p.family == family and matches_text(p.search_text, query)]
         if items:
-            out.append((title, "", items))
+            out.append((f"{title} tools" if family == "pdf" else title, "", items))
     return out
 
 

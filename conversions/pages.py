@@ -188,10 +188,24 @@ def grouped_by_source(query=""):
         sources = sorted(rows, key=lambda s: label(s).lower())
         out.append((key, title, len(pairs), [(label(s), "to", rows[s]) for s in sources]))
     filter_rows = filter_pages.rows(query)
+    # PDF operations (merge, split, compress...) are what people call PDF tools.
+    pdf_rows = [r for r in filter_rows if r[2][0].family == "pdf"]
+    filter_rows = [r for r in filter_rows if r[2][0].family != "pdf"]
+    if pdf_rows:
+        groups = {g[0]: g for g in out}
+        _, title, count, rows = groups.get("pdf", ("pdf", "PDF tools", 0, []))
+        merged = ("pdf", title, count + sum(len(r[2]) for r in pdf_rows), rows + pdf_rows)
+        out = [merged if g[0] == "pdf" else g for g in out] if "pdf" in groups else _insert_before(out, "filters", merged)
     if filter_rows:
         out = [g for g in out if g[0] != "filters"]
         out.append(("filters", "Filters", sum(len(r[2]) for r in filter_rows), filter_rows))
     return out
+
+
+def _insert_before(groups, key, group):
+    keys = [g[0] for g in groups]
+    index = keys.index(key) if key in keys else len(groups)
+    return groups[:index] + [group] + groups[index:]
 
 
 # Shown first on the home page when the registry offers them (a pointer, not a second catalog).

@@ -328,3 +328,10 @@ def test_option_labels_read_as_words():
     assert pages.field_label("videoBitrate") == "Video bitrate"
     assert pages.field_label("sample_rate") == "Sample rate"
     assert pages.field_label("quality") == "Quality"
+
+
+def test_pdf_operations_are_listed_with_the_pdf_tools():
+    groups = {key: rows for key, _, _, rows in pages.grouped_by_source()}
+    pdf_items = [item.slug for _, _, items in groups["pdf"] for item in items]
+    assert "pdf-merge" in pdf_items and "pdf-compress" in pdf_items
+    assert not any(item.slug.startswith("pdf-") for _, _, items in groups.get("filters", []) for item in items)
