@@ -236,8 +236,6 @@ def main():
         req = json.loads(line)
         if req.get("op") == "quit":
             break
-        if req.get("op") == "sleep":  # test hook: simulates a document that hangs the office
-            time.sleep(float(req.get("seconds", 3600)))
         started = time.monotonic()
         try:
             reply = office.convert(req) if req.get("op") == "convert" else {"ok": True}
