@@ -22,6 +22,19 @@ def _clean_broker_and_cache():
     yield
 
 
+@pytest.fixture(autouse=True)
+def _own_storage(settings, tmp_path):
+    """Each test gets empty local uploads/outputs folders (s3_storages overrides them)."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "uploads": {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                    "OPTIONS": {"location": str(tmp_path / "storage" / "uploads"), "allow_overwrite": True}},
+        "outputs": {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                    "OPTIONS": {"location": str(tmp_path / "storage" / "outputs"), "allow_overwrite": True}},
+    }
+    yield
+
+
 def drain(max_rounds=10):
     """Run every message waiting on the stub broker, in this thread (same DB transaction)."""
     import conversions.tasks  # noqa: F401
