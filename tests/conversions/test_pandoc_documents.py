@@ -32,7 +32,7 @@ def test_pandoc_pairs(tmp_path, documents, office_bridge, source, target):
     assert "migrating herons" in " ".join(text_of(out, target).split())
 
 
-@pytest.mark.parametrize("source", ["md", "rst", "org", "tex"])
+@pytest.mark.parametrize("source", ["md", "rst", "org", "tex", "epub"])
 def test_markup_to_pdf_needs_no_tex(tmp_path, documents, office_bridge, source):
     out, _, converter = convert(tmp_path, documents[source], source, "pdf")
     assert converter.name == "pandoc"
