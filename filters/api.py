@@ -10,6 +10,7 @@ from conversions.clientip import client_ip
 from conversions.selectors import job_status_payload, public_payload
 
 from .services import filter_job_create, parse_wait, wait_for_job
+from .vocabulary import MAX_OPERATIONS, operations
 
 WAIT_PARAM = OpenApiParameter(
     "wait", float, description="Wait up to N seconds (at most 60): 200 with the finished job, else 202."
@@ -69,3 +70,9 @@ class FilterView(APIView):
             use_cache=use_cache(request),
         )
         return job_answer(request, job, wait)
+
+
+class OperationsView(APIView):
+    @extend_schema(responses={200: dict}, summary="Every filter operation by family, with its parameters")
+    def get(self, request):
+        return Response({"maxOperations": MAX_OPERATIONS, "families": operations.catalog()})

@@ -47,3 +47,12 @@ def test_every_family_has_operations_and_every_param_describes_itself():
             assert op["help"], op["op"]
             for param in op["params"]:
                 assert param["type"] in ("int", "float", "str", "bool")
+
+
+def test_operations_endpoint_lists_the_vocabulary(api):
+    body = api.get("/api/v1/operations").json()
+    assert body["maxOperations"] == 20
+    resize = next(op for op in body["families"]["image"] if op["op"] == "resize")
+    fit = next(p for p in resize["params"] if p["name"] == "fit")
+    assert fit["choices"] == ["contain", "cover", "fill"] and fit["default"] == "contain"
+    assert {op["op"] for op in body["families"]["pdf"]} >= {"merge", "split"}
