@@ -45,6 +45,7 @@ class Command(BaseCommand):
                 maintenance.run_task(name, fn)
             return
         self._stopping = threading.Event()
+        self._standby = False  # log the wait once, not every LOCK_BLOCKING_TIMEOUT seconds
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, self._on_signal)
         try:
@@ -63,12 +64,15 @@ class Command(BaseCommand):
         try:
             # blocking_timeout bounds each wait so that a signal is seen promptly.
             if not lock.acquire(blocking_timeout=conf.get_settings().LOCK_BLOCKING_TIMEOUT):
-                logger.info("another scheduler holds the lock; waiting as standby")
+                if not self._standby:
+                    logger.info("another scheduler holds the lock; waiting as standby")
+                self._standby = True
                 return
         except (RedisConnectionError, RedisTimeoutError) as exc:
             logger.warning("Redis unavailable for the scheduler lock: %s; retrying", exc)
             self._stopping.wait(2)
             return
+        self._standby = False
         logger.info("scheduler lock acquired; running %s", ", ".join(n for n, _, _ in maintenance.tasks()))
         try:
             self._run(lock)
