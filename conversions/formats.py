@@ -60,6 +60,8 @@ FORMATS = {
         _f("mediawiki", "text", "text/x-mediawiki", _TEXT, aliases=("wiki",), label="MediaWiki"),
         _f("tex", "text", "application/x-tex", _TEXT + ("text/x-tex",), aliases=("latex",), label="LaTeX"),
         _f("epub", "ebook", "application/epub+zip", _ZIP, label="EPUB"),
+        _f("mobi", "ebook", "application/x-mobipocket-ebook", label="MOBI"),
+        _f("azw3", "ebook", "application/vnd.amazon.ebook", ("application/x-mobipocket-ebook",), label="AZW3"),
         # Spreadsheets
         _f("xlsx", "spreadsheet", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", _ZIP, label="Excel"),
         _f("xls", "spreadsheet", "application/vnd.ms-excel", _CFB, label="Excel 97-2003"),

@@ -26,6 +26,7 @@ CONVERTER_MODULES = [
     "conversions.converters.office",
     "conversions.converters.pandoc",
     "conversions.converters.pdf",
+    "conversions.converters.ebooks",
 ]
 
 

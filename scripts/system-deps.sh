@@ -22,6 +22,8 @@ need ffmpeg have ffprobe
 need poppler-utils have pdftotext
 need ghostscript have gs
 need pandoc have pandoc
+# E-books (epub <-> mobi/azw3); pulls Qt, ~100 packages.
+need calibre have ebook-convert
 need libreoffice-writer-nogui have soffice
 need libreoffice-calc-nogui test -e /usr/lib/libreoffice/program/libsclo.so
 need libreoffice-impress-nogui test -e /usr/lib/libreoffice/program/libsdlo.so
