@@ -170,7 +170,7 @@ def recovery_phase():
             job_id = submit(stack.url, small, target="bmp", options='{"seconds": 4}')
             _wait_status(stack, job_id, "running")
             spare = stack.start_worker("media", name=f"worker-media-{run + 2}")
-            _wait(lambda: len(list(client.scan_iter(match="convertall:worker:media:*"))) >= 2, 60)
+            _wait(lambda: len(client.zrangebyscore("convertall:workers:media", time.time() - 3, "+inf")) >= 2, 60)
             t0 = time.monotonic()
             victim.signal_group(signal.SIGKILL)
             _wait_status(stack, job_id, "succeeded", timeout=120)

@@ -2,11 +2,12 @@
 
 `WorkerObservability` is a Dramatiq middleware (settings.DRAMATIQ_BROKER):
 
-- when a worker boots, a daemon thread writes one key per queue it consumes,
-  ``convertall:worker:<queue>:<host>:<pid>``, every WORKER_HEARTBEAT_SECONDS
-  with a TTL of three intervals. A worker that dies (kill -9, lost machine)
-  stops writing and its keys vanish on their own; `live_workers()` reads them
-  for `/api/v1/health` and `/metrics`.
+- when a worker boots, a daemon thread stamps ``<host>:<pid>`` with the time
+  in one sorted set per queue it consumes, ``convertall:workers:<queue>``,
+  every WORKER_HEARTBEAT_SECONDS. A worker that dies (kill -9, lost machine)
+  stops stamping; `live_workers()` counts the members stamped within three
+  intervals (and drops older ones) for `/api/v1/health` and `/metrics`. One
+  small set per queue: no SCAN over a keyspace full of cached job statuses.
 - while a message is processed, the job id and family are bound to the
   thread's log context (`conversions.logcontext`).
 
@@ -14,7 +15,6 @@ Dramatiq's own ``dramatiq:__heartbeats__`` set says a consumer is alive but
 not which queue it serves, which is what health needs to know.
 """
 
-import json
 import logging
 import os
 import socket
@@ -28,7 +28,8 @@ from . import logcontext
 
 logger = logging.getLogger(__name__)
 
-KEY_PREFIX = "convertall:worker"
+KEY_PREFIX = "convertall:workers"
+QUEUES = ("documents", "media", "filters")
 
 
 def _client():
@@ -49,17 +50,17 @@ class _Beat(threading.Thread):
         self.queues = _queues_of(worker)
         self.threads = worker.worker_threads
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
+        self.member = f"{self.worker_id}/{self.threads}"  # the thread count rides along
         self.stopping = threading.Event()
 
     def keys(self):
-        return [f"{KEY_PREFIX}:{q}:{self.worker_id}" for q in self.queues]
+        return [f"{KEY_PREFIX}:{q}" for q in self.queues]
 
     def beat(self, client):
-        interval = settings.WORKER_HEARTBEAT_SECONDS
-        value = json.dumps({"at": time.time(), "threads": self.threads, "pid": os.getpid()})
+        now = time.time()
         pipe = client.pipeline(transaction=False)
         for key in self.keys():
-            pipe.set(key, value, ex=max(int(interval * 3), 2))
+            pipe.zadd(key, {self.member: now})
         pipe.execute()
 
     def run(self):
@@ -73,7 +74,8 @@ class _Beat(threading.Thread):
                 logger.warning("worker heartbeat failed: %s", exc)
             self.stopping.wait(settings.WORKER_HEARTBEAT_SECONDS)
         try:
-            client.delete(*self.keys())
+            for key in self.keys():
+                client.zrem(key, self.member)
         except Exception:
             pass
 
@@ -106,21 +108,27 @@ class WorkerObservability(Middleware):
     after_skip_message = after_process_message
 
 
-def live_workers():
+def live_workers(queues=QUEUES):
     """{queue: [{"worker": host:pid, "age": seconds since its last beat, "threads": n}]}."""
     client = _client()
     out = {}
     if client is None:
         return out
     now = time.time()
-    keys = list(client.scan_iter(match=f"{KEY_PREFIX}:*", count=500))
-    values = client.mget(keys) if keys else []
-    for key, raw in zip(keys, values, strict=True):
-        if raw is None:
-            continue
-        _, _, queue, ident = key.decode().split(":", 3)
-        data = json.loads(raw)
-        out.setdefault(queue, []).append(
-            {"worker": ident, "age": round(now - data["at"], 1), "threads": data.get("threads")}
-        )
+    oldest = now - 3 * settings.WORKER_HEARTBEAT_SECONDS
+    pipe = client.pipeline(transaction=False)
+    for queue in queues:
+        key = f"{KEY_PREFIX}:{queue}"
+        pipe.zremrangebyscore(key, "-inf", f"({oldest}")  # dead workers' stamps
+        pipe.zrange(key, 0, -1, withscores=True)
+    replies = pipe.execute()
+    for n, queue in enumerate(queues):
+        members = replies[2 * n + 1]
+        if members:
+            out[queue] = [_describe(m.decode(), now - at) for m, at in members]
     return out
+
+
+def _describe(member, age):
+    worker, _, threads = member.rpartition("/")
+    return {"worker": worker, "age": round(age, 1), "threads": int(threads) if threads.isdigit() else None}

@@ -114,7 +114,8 @@ class Recovery:
     def live_workers(self, queue):
         client = redis.Redis.from_url(self.redis.url)
         try:
-            return len(list(client.scan_iter(match=f"convertall:worker:{queue}:*")))
+            stamps = client.zrangebyscore(f"convertall:workers:{queue}", time.time() - 3, "+inf")
+            return len(stamps)
         finally:
             client.close()
 
