@@ -23,7 +23,6 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 
 from . import metrics
 from .broker import QUEUES, queue_depths
-from .clientip import client_ip
 from .heartbeat import live_workers
 from .models import ACTIVE_STATUSES, Job, JobStatus
 
@@ -136,15 +135,25 @@ class StateCollector:
         yield gauge
 
 
+_FORWARDED = ("HTTP_X_FORWARDED_FOR", "HTTP_CF_CONNECTING_IP", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
+
+
 def _allowed(request):
+    """The bearer token, or a direct call (no proxy in between) from an allowed network.
+
+    A request that came through a proxy is never let in by address: behind a
+    load balancer in the VPC, the direct peer is the balancer itself, and the
+    forwarded headers are whatever the caller wrote.
+    """
     token = settings.METRICS_TOKEN
     if token:
         header = request.META.get("HTTP_AUTHORIZATION", "")
         if header.startswith("Bearer ") and hmac.compare_digest(header[7:].strip(), token):
             return True
-    ip = client_ip(request)
+    if any(request.META.get(h) for h in _FORWARDED):
+        return False
     try:
-        addr = ipaddress.ip_address(ip or "")
+        addr = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
     except ValueError:
         return False
     return any(addr in ipaddress.ip_network(net, strict=False) for net in settings.METRICS_ALLOWED_IPS)

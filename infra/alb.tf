@@ -70,3 +70,22 @@ resource "aws_lb_listener" "http" {
     }
   }
 }
+
+# Metrics are for Prometheus inside the VPC (it scrapes each task directly), never public.
+resource "aws_lb_listener_rule" "no_public_metrics" {
+  listener_arn = aws_lb_listener.https.arn
+  priority     = 10
+  condition {
+    path_pattern {
+      values = ["/metrics", "/metrics/*"]
+    }
+  }
+  action {
+    type = "fixed-response"
+    fixed_response {
+      content_type = "text/plain"
+      message_body = "Not found"
+      status_code  = "404"
+    }
+  }
+}

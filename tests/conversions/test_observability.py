@@ -107,6 +107,20 @@ def test_metrics_need_an_allowed_address_or_the_token(api, settings):
     assert ok.status_code == 200 and b"convertall_queue_depth" in ok.content
 
 
+def test_metrics_through_a_proxy_need_the_token_whatever_the_addresses(api, settings):
+    # Behind a load balancer in an allowed network, the peer is the balancer: forwarded calls need the token.
+    settings.METRICS_ALLOWED_IPS = ["10.0.0.0/8"]
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
+    settings.METRICS_TOKEN = "s3cret"
+    assert api.get("/metrics", REMOTE_ADDR="10.0.1.5").status_code == 200  # Prometheus, direct
+    assert api.get("/metrics", REMOTE_ADDR="10.0.1.5", HTTP_X_FORWARDED_FOR="10.0.9.9").status_code == 403
+    assert api.get("/metrics", REMOTE_ADDR="10.0.1.5", HTTP_CF_CONNECTING_IP="10.0.9.9").status_code == 403
+    forwarded = api.get(
+        "/metrics", REMOTE_ADDR="10.0.1.5", HTTP_X_FORWARDED_FOR="1.2.3.4", HTTP_AUTHORIZATION="Bearer s3cret"
+    )
+    assert forwarded.status_code == 200
+
+
 def test_counters_are_shared_through_redis(api, run_jobs, redis_store):
     with run_jobs():
         submit(api)
