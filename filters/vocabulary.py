@@ -9,6 +9,7 @@ the file's family is a 400 naming the operation and the field.
 """
 
 import json
+import math
 import re
 from dataclasses import dataclass
 
@@ -63,6 +64,8 @@ class Param:
                 if value is None:
                     kind = "a whole number" if self.type is int else "a number"
                     raise OperationError(f"{field} must be {kind}.")
+            if not math.isfinite(value):
+                raise OperationError(f"{field} must be a finite number.")
             if self.type is int and value != int(value):
                 raise OperationError(f"{field} must be a whole number, got {value!r}.")
             value = self.type(value)

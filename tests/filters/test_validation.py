@@ -42,6 +42,8 @@ def nothing_created():
         ("photo.jpg", '[{"op": "resize", "width": 20000}]', "invalid_operation", ["(resize)", "'width'", "between"]),
         ("photo.jpg", '[{"op": "resize", "width": "wide"}]', "invalid_operation", ["(resize)", "'width'", "whole number"]),
         ("photo.jpg", '[{"op": "resize", "width": 10.5}]', "invalid_operation", ["(resize)", "'width'", "whole number"]),
+        ("photo.jpg", '[{"op": "resize", "width": NaN}]', "invalid_operation", ["(resize)", "'width'", "finite"]),
+        ("photo.jpg", '[{"op": "blur", "sigma": "inf"}]', "invalid_operation", ["(blur)", "'sigma'", "finite"]),
         ("photo.jpg", '[{"op": "resize", "width": 10, "upscale": "yes"}]', "invalid_operation", ["(resize)", "'upscale'", "true or false"]),
         ("photo.jpg", '[{"op": "resize", "width": 10, "fit": "stretch"}]', "invalid_operation", ["(resize)", "'fit'", "contain, cover, fill"]),
         ("photo.jpg", '[{"op": "resize"}]', "invalid_operation", ["(resize)", "'width' or 'height'"]),
