@@ -216,6 +216,28 @@ def test_bridge_is_restarted_after_n_conversions(settings, tmp_path, documents, 
     assert office_bridge.bridge_pid not in (None, first)
 
 
+def test_worker_threads_share_one_bridge(settings, tmp_path, documents, office_bridge):
+    """Two worker threads (a documents worker's default) convert at once through the one office."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    settings.OFFICE_BRIDGE_RESTART_AFTER = 10_000
+    convert(tmp_path, documents["txt"], "txt", "pdf")
+    starts = office_bridge.starts
+    jobs = [("docx", "pdf"), ("xlsx", "pdf"), ("pptx", "pdf"), ("odt", "docx"), ("ods", "csv"), ("odp", "pptx")]
+
+    def one(i):
+        source, target = jobs[i]
+        sub = tmp_path / f"thread-{i}"
+        sub.mkdir()
+        out, _, _ = convert(sub, documents[source], source, target)
+        return out.stat().st_size
+
+    with ThreadPoolExecutor(2) as pool:
+        sizes = list(pool.map(one, range(len(jobs))))
+    assert all(sizes)
+    assert office_bridge.starts == starts
+
+
 def test_shutdown_leaves_no_soffice_behind(tmp_path, documents, office_bridge):
     convert(tmp_path, documents["txt"], "txt", "pdf")
     bridge = office_bridge._bridge
