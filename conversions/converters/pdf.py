@@ -62,6 +62,22 @@ def page_count(ctx, pdf):
     return int(match.group(1))
 
 
+def check_page_pixels(ctx, pdf, pages, dpi):
+    """Refuse pages that would draw larger than the image pixel cap (a 200-inch page at 300 dpi)."""
+    from django.conf import settings
+
+    result = ctx.run(["pdfinfo", "-f", "1", "-l", str(pages), str(pdf)], timeout=60, tool="pdfinfo", check=False)
+    cap = settings.MAX_IMAGE_PIXELS
+    for number, width, height in re.findall(r"^Page\s+(\d+) size:\s+([\d.]+) x ([\d.]+) pts", result.stdout, re.M):
+        pixels = float(width) / 72 * dpi * float(height) / 72 * dpi
+        if pixels > cap:
+            raise ConversionFailed(
+                f"Page {number} would be {pixels / 1e6:.0f} megapixels at {dpi} dpi, over the "
+                f"{cap / 1e6:g}-megapixel limit; choose a lower dpi.",
+                code="page_too_large",
+            )
+
+
 def rasterize(ctx, pdf, fmt, *, dpi=110, name="page"):
     """One image per page; a single page comes back as is, several as a zip."""
     pages = page_count(ctx, pdf)
@@ -69,6 +85,7 @@ def rasterize(ctx, pdf, fmt, *, dpi=110, name="page"):
         raise ConversionFailed(
             f"The document has {pages} pages; at most {MAX_RASTER_PAGES} are turned into images.", code="too_many_pages"
         )
+    check_page_pixels(ctx, pdf, pages, dpi)
     outdir = ctx.workdir / "pages"
     outdir.mkdir(exist_ok=True)
     flag = "-png" if fmt == "png" else "-jpeg"

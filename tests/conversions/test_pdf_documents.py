@@ -70,3 +70,15 @@ def test_multi_frame_tiff_to_pdf_gives_one_page_per_frame(tmp_path):
     frames[0].save(tiff, save_all=True, append_images=frames[1:])
     out, _, _ = convert(tmp_path, tiff, "tiff", "pdf")
     assert pdf_pages(out) == 3
+
+
+def test_a_giant_page_is_refused_before_drawing(tmp_path, settings):
+    from conversions.errors import ConversionFailed
+
+    settings.MAX_IMAGE_PIXELS = 50_000_000
+    giant = tmp_path / "giant.pdf"
+    # One 200 x 200 inch page (14400 pt): 484 megapixels at 110 dpi.
+    Image.new("RGB", (100, 100), "white").save(giant, resolution=0.5)
+    with pytest.raises(ConversionFailed) as err:
+        convert(tmp_path, giant, "pdf", "png")
+    assert err.value.code == "page_too_large" and "lower dpi" in err.value.message
