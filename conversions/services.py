@@ -280,9 +280,9 @@ def _fail(job, code, message):
 
 
 def _retry_or_fail(job, exc):
+    exc = failures.explain(exc)  # disk full, storage unreachable: say so
     code = getattr(exc, "code", "internal_error")
     if job.attempts >= settings.JOB_MAX_ATTEMPTS:
-    exc = failures.explain(exc)  # disk full, storage unreachable: say so
         logger.exception("job failed after %s attempts job=%s", job.attempts, job.pk)
         message = getattr(exc, "message", None) or "The conversion failed repeatedly because of a server error."
         return _fail(job, code, f"{message} (after {job.attempts} attempts)")
