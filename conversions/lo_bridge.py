@@ -177,6 +177,16 @@ class Office:
         finally:
             doc.close(True)
 
+    def alive(self):
+        """soffice still runs and still answers over the bridge."""
+        if self.proc.poll() is not None:
+            return False
+        try:
+            self.desktop.getFrames().getCount()
+        except Exception:  # noqa: BLE001 - DisposedException and friends: the connection is gone
+            return False
+        return True
+
     def stop(self):
         try:
             self.desktop.terminate()
@@ -240,11 +250,13 @@ def main():
         try:
             reply = office.convert(req) if req.get("op") == "convert" else {"ok": True}
             reply["seconds"] = round(time.monotonic() - started, 4)
-        except Exception as exc:  # noqa: BLE001 - a UNO error is the document's fault
+        except Exception as exc:  # noqa: BLE001 - a UNO error is the document's fault, unless the office died
             reply = {"ok": False, "code": "office_error", "error": f"{type(exc).__name__}: {exc}"}
-            if office.proc.poll() is not None:
+            if not office.alive():
                 reply["code"] = "crashed"
         proto.write(json.dumps(reply) + "\n")
+        if reply.get("code") == "crashed":
+            break  # a dead office serves no one: the worker starts a fresh bridge
     # Quit, or stdin closed because the worker is gone: leave nothing behind.
     office.stop()
     shutil.rmtree(private_dir, ignore_errors=True)

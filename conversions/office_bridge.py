@@ -117,8 +117,9 @@ class BridgeProcess:
             if ready:
                 chunk = os.read(fd, 65536)
                 if not chunk:
+                    detail = self.log_tail()  # before kill() removes the folder holding the log
                     self.kill()
-                    raise BridgeBroken(f"the LibreOffice bridge exited: {self.log_tail()}", code="office_crashed")
+                    raise BridgeBroken(f"the LibreOffice bridge exited: {detail}", code="office_crashed")
                 self._buf += chunk
             elif on_tick is not None:
                 try:
@@ -128,7 +129,11 @@ class BridgeProcess:
                     self.kill()
                     raise
         line, self._buf = self._buf.split(b"\n", 1)
-        return json.loads(line)
+        try:
+            return json.loads(line)
+        except ValueError:
+            self.kill()
+            raise BridgeBroken(f"the LibreOffice bridge answered garbage: {line[:200]!r}", code="office_crashed") from None
 
     def alive(self):
         return self.proc.poll() is None

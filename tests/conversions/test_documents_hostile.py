@@ -205,6 +205,18 @@ def test_a_crashed_office_is_replaced_and_the_job_still_succeeds(tmp_path, docum
     assert out.stat().st_size > 0
 
 
+def test_soffice_dying_alone_is_noticed_and_the_job_still_succeeds(tmp_path, documents, office_bridge):
+    convert(tmp_path, documents["txt"], "txt", "pdf")
+    helper = office_bridge.bridge_pid
+    found = subprocess.run(["pgrep", "-g", str(helper), "-f", "soffice.bin"], capture_output=True, text=True)
+    os.kill(int(found.stdout.split()[0]), 9)  # soffice.bin only: the helper lives on
+    time.sleep(0.5)
+    out, _, _ = convert(tmp_path, documents["docx"], "docx", "odt")
+    assert out.stat().st_size > 0
+    assert office_bridge.bridge_pid not in (None, helper)
+    assert not alive(helper)
+
+
 def test_bridge_is_restarted_after_n_conversions(settings, tmp_path, documents, office_bridge):
     settings.OFFICE_BRIDGE_RESTART_AFTER = 2
     office_bridge.shutdown()
