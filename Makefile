@@ -37,8 +37,9 @@ worker-filters: python-deps ## Dramatiq worker for the filters queue
 scheduler: python-deps ## the periodic runner (one at a time through a Redis lock; extra instances wait as standbys)
 	exec $(PY) manage.py scheduler
 
-check-deploy: python-deps ## Django's deployment checks with the production settings
-	DJANGO_ENV=production $(PY) manage.py check --deploy
+check-deploy: python-deps ## Django's deployment checks with the production settings (a throwaway SECRET_KEY unless one is set)
+	DJANGO_ENV=production SECRET_KEY="$${SECRET_KEY:-$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')}" \
+	  $(PY) manage.py check --deploy
 
 bench: deps system-bench-deps ## benchmarks; prints figures and writes bench/RESULTS.md
 	$(PY) bench/run.py
