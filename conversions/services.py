@@ -64,7 +64,6 @@ def job_create(
     if upload.size == 0:
         raise UnsupportedType("The uploaded file is empty.", code="empty_file")
     fmt, mime, target, converter, cleaned = resolve_pair(upload, target_format, options)
-    admission.check_queue(converter.family)  # 503 before the upload is stored
     ops = plan_for_convert(target, operations)  # 400 before anything is stored
     job = Job(
         family=converter.family,
@@ -88,6 +87,7 @@ def job_create(
     if use_cache and (hit := result_cache.reuse(job)) is not None:
         metrics.job_reused(hit)
         return hit
+    admission.check_queue(job.family)  # 503 before the upload is stored (a cached result needs no worker)
     job.source_key = storage.source_key(job.id, fmt)
     # Storage first, outside any transaction: a row never points at a missing file.
     storage.save_file(storage.uploads(), job.source_key, upload)
