@@ -182,6 +182,7 @@ class OfficeManager:
         self._pid = os.getpid()
         self._unavailable_until = 0.0
         self.starts = 0
+        self.calls = 0  # answered by a warm bridge (the cold fallback does not count)
 
     def convert(self, request, *, timeout=None, on_tick=None):
         """Send one conversion; retried once on a fresh bridge after a crash or hang.
@@ -208,6 +209,7 @@ class OfficeManager:
                     self._bridge = None
                     bridge.kill()
                     raise
+                self.calls += 1
                 if bridge.uses >= _setting("OFFICE_BRIDGE_RESTART_AFTER", 50):
                     logger.info("office bridge restarting after %s conversions", bridge.uses)
                     self._discard()

@@ -56,10 +56,12 @@ def pairs(sources, targets):
 
 @pytest.mark.parametrize("source,target", pairs(WRITER, ["pdf", "docx", "odt", "rtf", "txt", "html", "epub"]))
 def test_word_processing_pairs(tmp_path, documents, office_bridge, source, target):
+    warm = office_bridge.calls
     out, ctx, converter = convert(tmp_path, documents[source], source, target)
     assert converter.name == "libreoffice"
     assert ctx.output_format == target
     assert "Quarterly report about migrating herons" in " ".join(text_of(out, target).split())
+    assert office_bridge.calls == warm + 1  # the warm path, not the cold fallback
 
 
 @pytest.mark.parametrize("source,target", [("docx", "doc"), ("odt", "doc"), ("doc", "odt")])
@@ -70,11 +72,13 @@ def test_word_formats_to_each_other(tmp_path, documents, office_bridge, source, 
 
 @pytest.mark.parametrize("source,target", pairs(CALC, ["pdf", "xlsx", "ods", "csv", "html"]))
 def test_spreadsheet_pairs(tmp_path, documents, office_bridge, source, target):
+    warm = office_bridge.calls
     out, _, converter = convert(tmp_path, documents[source], source, target)
     assert converter.name == "libreoffice"
     text = text_of(out, target)
     for cell in ("heron", "crane", "stork", "2.25"):
         assert cell in text, (cell, text[:500])
+    assert office_bridge.calls == warm + 1  # the warm path, not the cold fallback
 
 
 def test_xlsx_cells_keep_their_values(tmp_path, documents, office_bridge):
@@ -87,10 +91,12 @@ def test_xlsx_cells_keep_their_values(tmp_path, documents, office_bridge):
 
 @pytest.mark.parametrize("source,target", pairs(IMPRESS, ["pdf", "pptx", "odp"]))
 def test_presentation_pairs(tmp_path, documents, office_bridge, source, target):
+    warm = office_bridge.calls
     out, _, _ = convert(tmp_path, documents[source], source, target)
     text = " ".join(text_of(out, target).split())
     for words in ("Herons fly south", "Cranes stay home", "Storks carry babies"):
         assert words in text
+    assert office_bridge.calls == warm + 1  # the warm path, not the cold fallback
 
 
 def test_slides_count_survives_to_pdf(tmp_path, documents, office_bridge):
