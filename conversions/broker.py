@@ -96,15 +96,16 @@ def worker_status():
 
 def external_worker_status():
     """Each queue's depth and live workers (from their Redis heartbeats)."""
-    from .heartbeat import live_workers
+    from .heartbeat import live_workers, scheduler_running
 
     depths, workers = queue_depths(), live_workers()
     queues = {q: {"depth": depths[q], "workers": len(workers.get(q, []))} for q in QUEUES}
+    detail = {"mode": "external", "queues": queues, "scheduler": scheduler_running()}
     missing = [q for q, info in queues.items() if not info["workers"]]
     redis = getattr(dramatiq.get_broker(), "client", None) is not None
     if missing and redis and settings.HEALTH_REQUIRE_WORKERS:
-        raise CheckFailed(f"no live worker for queue(s): {', '.join(missing)}", mode="external", queues=queues)
-    return {"mode": "external", "queues": queues}
+        raise CheckFailed(f"no live worker for queue(s): {', '.join(missing)}", **detail)
+    return detail
 
 
 class CheckFailed(RuntimeError):

@@ -132,3 +132,11 @@ def live_workers(queues=QUEUES):
 def _describe(member, age):
     worker, _, threads = member.rpartition("/")
     return {"worker": worker, "age": round(age, 1), "threads": int(threads) if threads.isdigit() else None}
+
+
+def scheduler_running():
+    """Whether a scheduler holds dramatiq-crontab's lock (None without Redis)."""
+    client = _client()
+    if client is None:
+        return None
+    return bool(client.exists("dramatiq-scheduler"))

@@ -23,7 +23,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 
 from . import metrics
 from .broker import QUEUES, queue_depths
-from .heartbeat import live_workers
+from .heartbeat import live_workers, scheduler_running
 from .models import ACTIVE_STATUSES, Job, JobStatus
 
 logger = logging.getLogger(__name__)
@@ -99,6 +99,9 @@ class StateCollector:
         age = GaugeMetricFamily(
             "convertall_worker_heartbeat_age_seconds", "Seconds since each worker's last beat", labels=["queue", "worker"]
         )
+        scheduler = scheduler_running()
+        if scheduler is not None:
+            yield GaugeMetricFamily("convertall_scheduler_up", "1 when a scheduler holds its lock", value=int(scheduler))
         workers = live_workers()
         for queue in QUEUES:
             alive.add_metric([queue], len(workers.get(queue, [])))

@@ -157,3 +157,4 @@ def test_health_reports_depth_and_live_workers_per_queue(settings, redis_store, 
     assert workers["ok"] is False and "documents" in workers["error"]
     assert workers["queues"]["media"] == {"depth": 4, "workers": 1}
     assert workers["queues"]["documents"] == {"depth": 0, "workers": 0}
+    assert workers["scheduler"] is False  # no scheduler holds the lock on this Redis

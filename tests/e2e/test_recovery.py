@@ -175,6 +175,21 @@ def rec(tmp_path_factory):
             stack.stop()
 
 
+def test_health_and_metrics_see_every_worker_and_the_scheduler(rec):
+    deadline = time.monotonic() + 30
+    while not (health := requests.get(rec.stack.url + "/api/v1/health", timeout=10).json())["checks"]["workers"].get(
+        "scheduler"
+    ):
+        assert time.monotonic() < deadline, health
+        time.sleep(0.3)
+    assert health["status"] == "healthy", health
+    assert all(q["workers"] >= 1 for q in health["checks"]["workers"]["queues"].values()), health
+    text = requests.get(rec.stack.url + "/metrics", timeout=10).text
+    assert "convertall_scheduler_up 1.0" in text
+    for queue in ("documents", "media", "filters"):
+        assert f'convertall_workers_alive{{queue="{queue}"}} 1.0' in text
+
+
 def test_a_worker_killed_mid_conversion_is_replaced_and_the_job_succeeds_once(rec):
     job_id = rec.accepted(seconds=4)
     rec.wait(job_id, want=("running",), timeout=30, poll=0.05)
