@@ -39,10 +39,20 @@ def submit(api, path, target, name=None):
 
 
 def alive(pid):
+    """Running, not a zombie waiting for init to reap it."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
         return False
+
+
+def gone(pids, timeout=5):
+    deadline = time.monotonic() + timeout
+    while any(alive(int(p)) for p in pids):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
     return True
 
 
@@ -214,7 +224,7 @@ def test_soffice_dying_alone_is_noticed_and_the_job_still_succeeds(tmp_path, doc
     out, _, _ = convert(tmp_path, documents["docx"], "docx", "odt")
     assert out.stat().st_size > 0
     assert office_bridge.bridge_pid not in (None, helper)
-    assert not alive(helper)
+    assert gone([helper])
 
 
 def test_bridge_is_restarted_after_n_conversions(settings, tmp_path, documents, office_bridge):
@@ -223,7 +233,7 @@ def test_bridge_is_restarted_after_n_conversions(settings, tmp_path, documents, 
     convert(tmp_path, documents["txt"], "txt", "pdf")
     first = office_bridge.bridge_pid
     convert(tmp_path, documents["txt"], "txt", "odt")  # second use: stopped after it
-    assert office_bridge.bridge_pid is None and not alive(first)
+    assert office_bridge.bridge_pid is None and gone([first])
     convert(tmp_path, documents["txt"], "txt", "docx")
     assert office_bridge.bridge_pid not in (None, first)
 
@@ -256,8 +266,7 @@ def test_shutdown_leaves_no_soffice_behind(tmp_path, documents, office_bridge):
     soffice_pids = subprocess.run(["pgrep", "-g", str(bridge.proc.pid)], capture_output=True, text=True).stdout.split()
     assert len(soffice_pids) >= 2  # the helper and soffice.bin, one process group
     office_bridge.shutdown()
-    time.sleep(0.2)
-    assert [p for p in soffice_pids if alive(int(p))] == []
+    assert gone(soffice_pids), [p for p in soffice_pids if alive(int(p))]
     assert not bridge.dir.exists()
 
 
