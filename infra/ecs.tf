@@ -112,7 +112,7 @@ resource "aws_ecs_task_definition" "process" {
   ephemeral_storage {
     size_in_gib = 50
   }
-  container_definitions = jsonencode([merge({
+  container_definitions = jsonencode([{
     name      = each.key
     image     = var.image
     command   = each.value.command
@@ -130,7 +130,9 @@ resource "aws_ecs_task_definition" "process" {
         awslogs-stream-prefix = each.key
       }
     }
-  }, each.key == "web" ? { healthCheck = local.web_health_check } : {})])
+    # Workers and the scheduler have no HTTP port: their liveness is their process.
+    healthCheck = each.key == "web" ? local.web_health_check : null
+  }])
 }
 
 resource "aws_ecs_service" "process" {
