@@ -256,6 +256,8 @@ def test_postgres_down_10s_answers_503_fast_creates_nothing_and_work_resumes(rec
         while time.monotonic() < stop_until:
             answers.append(("convert",) + _timed(lambda: rec.submit(timeout=15)))
             answers.append(("health",) + _timed(lambda: requests.get(rec.stack.url + "/api/v1/health", timeout=15)))
+            unknown = f"{rec.stack.url}/api/v1/status/00000000-0000-4000-8000-000000000000"  # not in the cache
+            answers.append(("status",) + _timed(lambda: requests.get(unknown, timeout=15)))
             time.sleep(0.3)
     finally:
         rec.pg.start()
