@@ -227,6 +227,28 @@ def test_soffice_dying_alone_is_noticed_and_the_job_still_succeeds(tmp_path, doc
     assert gone([helper])
 
 
+def test_a_job_canceled_mid_conversion_stops_the_office_and_the_next_one_runs(tmp_path, documents, office_bridge):
+    from conversions.converters.office import OfficeJob
+    from conversions.errors import Canceled
+    from tests.documents_fixtures import pandoc, report_md
+
+    md = tmp_path / "big.md"
+    md.write_text(report_md(60))  # long enough that the bridge's wait ticks at least once
+    pandoc(md, tmp_path / "big.docx")
+    convert(tmp_path, documents["txt"], "txt", "pdf")
+    helper = office_bridge.bridge_pid
+
+    def cancel():
+        raise Canceled("job")
+
+    job = OfficeJob.plan(tmp_path / "big.docx", "docx", tmp_path / "big.pdf", "pdf")
+    with pytest.raises(Canceled):
+        office_bridge.convert(job.request(), on_tick=cancel)
+    assert office_bridge.bridge_pid is None and gone([helper])
+    out, _, _ = convert(tmp_path, documents["docx"], "docx", "pdf")
+    assert out.stat().st_size > 0
+
+
 def test_bridge_is_restarted_after_n_conversions(settings, tmp_path, documents, office_bridge):
     settings.OFFICE_BRIDGE_RESTART_AFTER = 2
     office_bridge.shutdown()
