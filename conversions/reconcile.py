@@ -23,7 +23,7 @@ def requeue_stuck(*, older_than_seconds=None, include_running=True):
 
     if older_than_seconds is None:
         older_than_seconds = settings.REQUEUE_AFTER_SECONDS
-    jobs = list(Job.objects.stale_queued(timedelta(seconds=older_than_seconds)))
+    jobs = _probably_lost(list(Job.objects.stale_queued(timedelta(seconds=older_than_seconds))))
     if include_running:
         jobs += _release_dead_leases()
     sent = 0
@@ -35,6 +35,33 @@ def requeue_stuck(*, older_than_seconds=None, include_running=True):
         Job.objects.filter(pk=job.pk, status=job.status).update(updated_at=timezone.now())
     logger.info("requeue_stuck: requeued=%s examined=%s", sent, len(jobs))
     return sent
+
+
+def _probably_lost(stale):
+    """The stale queued jobs whose messages are missing from their queue, oldest first.
+
+    A job also sits in `queued` for a long time behind a backlog, with its
+    message still waiting; re-sending every such job on every pass would
+    multiply the backlog. So per family only as many jobs are re-sent as the
+    queue lacks messages for (jobs queued in the database minus messages
+    waiting in the broker): all of them after a Redis restart, a handful (the
+    workers' prefetched messages) under a backlog.
+    """
+    from .broker import queue_depths
+
+    if not stale:
+        return stale
+    try:
+        depths = queue_depths()
+    except Exception as exc:  # broker down: re-sending will fail and be logged anyway
+        logger.warning("requeue_stuck: queue depths unavailable (%s); considering every stale job", exc)
+        return stale
+    chosen = []
+    for family in sorted({job.family for job in stale}):
+        queued = Job.objects.filter(status=JobStatus.QUEUED, family=family).count()
+        missing = max(queued - depths.get(family, 0), 0)
+        chosen += sorted((j for j in stale if j.family == family), key=lambda j: j.created_at)[:missing]
+    return chosen
 
 
 def _release_dead_leases():

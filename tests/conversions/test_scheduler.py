@@ -84,6 +84,22 @@ def test_requeue_resends_lost_queued_jobs_and_reclaims_dead_leases(api, settings
 
 
 @pytest.mark.django_db
+def test_a_backlog_whose_messages_still_wait_is_not_resent(api, settings, django_capture_on_commit_callbacks):
+    settings.REQUEUE_AFTER_SECONDS = 60
+    with django_capture_on_commit_callbacks(execute=True):
+        jobs = [submit(api) for _ in range(3)]  # three messages waiting in the media queue
+    Job.objects.filter(pk__in=[j.pk for j in jobs]).update(updated_at=timezone.now() - timedelta(minutes=5))
+    assert maintenance.requeue_stuck() == 0
+    assert queued_messages() == 3
+
+    # One message lost (two still wait): only the oldest stale job is re-sent.
+    broker = dramatiq.get_broker()
+    broker.queues["media"].get_nowait()
+    assert maintenance.requeue_stuck() == 1
+    assert queued_messages() == 3
+
+
+@pytest.mark.django_db
 def test_manual_commands_print_their_counts(capsys):
     call_command("purge_expired")
     call_command("requeue_stuck")
