@@ -321,10 +321,10 @@ USE_TZ = True
 
 # --- Logging ---------------------------------------------------------------
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
-LOGGING = {
-    "version": 1,
 # json: one object per line on stdout with request_id, job_id, family, tool, seconds.
 LOG_FORMAT = env("LOG_FORMAT", default="json" if PRODUCTION else "plain")
+LOGGING = {
+    "version": 1,
     "disable_existing_loggers": False,
     "filters": {"context": {"()": "conversions.logcontext.ContextFilter"}},
     "formatters": {

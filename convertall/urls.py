@@ -4,15 +4,15 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from conversions import health
-from conversions.api.urls import legacy_urlpatterns
 from conversions.metrics_view import metrics_view
+from conversions.api.urls import legacy_urlpatterns
 
 urlpatterns = [
     path("health", health.liveness, name="health"),
     path("api/health", health.liveness, name="api-health-live"),
     path("api/v1/health", health.readiness, name="api-health"),
-    path("api/v1/schema", SpectacularAPIView.as_view(), name="api-schema"),
     path("metrics", metrics_view, name="metrics"),
+    path("api/v1/schema", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("conversions.api.urls")),
     path("api/", include(legacy_urlpatterns)),
