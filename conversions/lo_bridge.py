@@ -171,8 +171,12 @@ class Office:
             store = [_prop("FilterName", req["export_filter"]), _prop("Overwrite", True)]
             if req.get("export_options"):
                 store.append(_prop("FilterOptions", req["export_options"]))
+            if req.get("export_data"):
+                data = tuple(_prop(k, v) for k, v in req["export_data"].items())
+                store.append(_prop("FilterData", uno.Any("[]com.sun.star.beans.PropertyValue", data)))
             dst_url = uno.systemPathToFileUrl(str(Path(req["dst"]).resolve()))
-            doc.storeToURL(dst_url, tuple(store))
+            # uno.invoke: a typed Any (FilterData) is only accepted through it.
+            uno.invoke(doc, "storeToURL", (dst_url, tuple(store)))
             return {"ok": True, "kind": kind}
         finally:
             doc.close(True)

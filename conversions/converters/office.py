@@ -8,14 +8,16 @@ Slides to images: the deck goes to PDF on the warm office, then poppler draws
 one image per slide (LibreOffice's own png export draws only the first slide).
 """
 
+import json
 import logging
+import re
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from conversions import archives
-from conversions.errors import ConversionFailed
+from conversions.errors import BadRequest, ConversionFailed
 from conversions.lo_bridge import write_profile
 from conversions.office_bridge import BridgeUnavailable, manager
 from conversions.registry import Converter, Option, register
@@ -29,6 +31,7 @@ CALC_SOURCES = ("xls", "xlsx", "ods", "csv")
 CALC_TARGETS = ("pdf", "xlsx", "ods", "csv", "html")
 IMPRESS_SOURCES = ("ppt", "pptx", "odp")
 IMPRESS_TARGETS = ("pdf", "pptx", "odp", "png", "jpg")
+PAGE_RANGE = re.compile(r"\d{1,5}(-\d{1,5})?(,\d{1,5}(-\d{1,5})?)*")
 CSV_OPTIONS = "44,34,76,1"  # comma, double quote, UTF-8, from line 1
 # Export: the same, and text quoted only where needed (LibreOffice quotes every text cell otherwise).
 CSV_EXPORT_OPTIONS = "44,34,76,1,,0,false,true,true,false,false"
@@ -83,6 +86,7 @@ class OfficeJob:
     load_options: str
     export_filter: str
     export_options: str
+    export_data: dict = field(default_factory=dict)  # the export filter's FilterData
 
     @classmethod
     def plan(cls, src, source_format, dst, target):
@@ -96,6 +100,7 @@ class OfficeJob:
             "op": "convert", "src": str(self.src), "dst": str(self.dst), "kinds": [self.kind],
             "load_filter": self.load_filter, "load_options": self.load_options,
             "export_filter": self.export_filter, "export_options": self.export_options,
+            "export_data": self.export_data,
         }  # fmt: skip
 
 
@@ -139,6 +144,11 @@ def _cold_convert(ctx, job):
     outdir = Path(tempfile.mkdtemp(prefix="lo-out-", dir=ctx.workdir))
     ext = job.dst.suffix.lstrip(".")
     target = f"{ext}:{job.export_filter}" + (f":{job.export_options}" if job.export_options else "")
+    if job.export_data:  # LibreOffice 7.4+ takes FilterData as JSON after the filter name
+        kinds = {bool: "boolean", int: "long", str: "string"}
+        data = {k: {"type": kinds[type(v)], "value": str(v).lower() if isinstance(v, bool) else str(v)}
+                for k, v in job.export_data.items()}  # fmt: skip
+        target = f"{ext}:{job.export_filter}:{json.dumps(data)}"
     argv = ["soffice", "--headless", "--norestore", "--nolockcheck", "--nologo",
             f"-env:UserInstallation={write_profile(profile)}"]  # fmt: skip
     if job.load_filter:
@@ -149,6 +159,15 @@ def _cold_convert(ctx, job):
     if not produced.exists():
         raise ConversionFailed("LibreOffice could not convert this file.", code="office_failed")
     produced.replace(job.dst)
+
+
+def pdf_export_data(options):
+    data = {}
+    if options.get("pdfa"):
+        data["SelectPdfVersion"] = 2  # PDF/A-2b
+    if options.get("pages"):
+        data["PageRange"] = options["pages"]
+    return data
 
 
 def step(ctx, percent):
@@ -171,10 +190,26 @@ class OfficeConverter(Converter):
     tool = "soffice"
     pairs = _pairs()
     priority = 10
-    options = (Option("dpi", int, "Resolution of slide images", default=110, min=36, max=300),)
+    options = (
+        Option("dpi", int, "Resolution of slide images", default=110, min=36, max=300),
+        Option("pdfa", bool, "Archival PDF/A-2b", default=False),
+        Option("pages", str, "Pages to include, e.g. 1-3,5 (all when empty)", default=""),
+    )
 
     def options_for(self, source, target):
-        return self.options if target in ("png", "jpg") else ()
+        if target in ("png", "jpg"):
+            return self.options[:1]
+        return self.options[1:] if target == "pdf" else ()
+
+    def clean_options(self, source, target, raw):
+        cleaned = super().clean_options(source, target, raw)
+        pages = cleaned.get("pages", "").replace(" ", "")
+        if pages and (len(pages) > 100 or not PAGE_RANGE.fullmatch(pages)):
+            raise BadRequest(f"{source} -> {target}: 'pages' must look like 1-3,5; got {(raw or {}).get('pages')!r}.",
+                             code="invalid_option")  # fmt: skip
+        if "pages" in cleaned:
+            cleaned["pages"] = pages
+        return cleaned
 
     def convert(self, ctx):
         archives.check_container(ctx.source_path, ctx.source_format)
@@ -182,6 +217,8 @@ class OfficeConverter(Converter):
         if ctx.target_format in ("png", "jpg"):
             return self._slides_to_images(ctx)
         job = OfficeJob.plan(ctx.source_path, ctx.source_format, ctx.output_path, ctx.target_format)
+        if ctx.target_format == "pdf":
+            job.export_data = pdf_export_data(ctx.options)
         office_convert(ctx, job)
         return ctx.output_path
 

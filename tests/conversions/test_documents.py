@@ -120,3 +120,31 @@ def test_ten_page_docx_to_pdf_keeps_its_pages(tmp_path, documents, office_bridge
     text = pdf_text(out)
     assert "migrating herons chapter 10" in " ".join(text.split())
     assert pdf_pages(out) >= 10
+
+
+def test_pdf_options_pages_and_pdfa(tmp_path, documents, office_bridge):
+    out, ctx, _ = convert(tmp_path, documents["long_docx"], "docx", "pdf", pages="2-3", pdfa=True)
+    assert ctx.options == {"pages": "2-3", "pdfa": True}
+    assert pdf_pages(out) == 2
+    assert b"pdfaid:part" in out.read_bytes()
+
+
+def test_pdf_options_through_the_cold_fallback(settings, tmp_path, documents, office_bridge):
+    office_bridge.shutdown()
+    settings.OFFICE_PYTHON = "/nonexistent/python3"
+    try:
+        out, _, _ = convert(tmp_path, documents["long_docx"], "docx", "pdf", pages="1-2", pdfa=True)
+    finally:
+        office_bridge._unavailable_until = 0.0
+    assert pdf_pages(out) == 2
+    assert b"pdfaid:part" in out.read_bytes()
+
+
+@pytest.mark.parametrize("pages", ["abc", "1-", "1;2", "9" * 200])
+def test_bad_page_ranges_are_refused_at_submission(pages):
+    from conversions.errors import BadRequest
+
+    converter = registry.find("docx", "pdf")
+    with pytest.raises(BadRequest) as err:
+        converter.clean_options("docx", "pdf", {"pages": pages})
+    assert err.value.code == "invalid_option"
