@@ -184,3 +184,37 @@ def html_with_remote_parts(dst, port):
         "<iframe src='http://127.0.0.1:%d/frame.html'></iframe></body></html>" % (port, port, port)
     )
     return Path(dst)
+
+
+LINKED_OLE = (
+    '<w:p><w:r><w:object w:dxaOrig="1440" w:dyaOrig="1440">'
+    '<v:shape id="ole1" style="width:72pt;height:72pt" type="#_x0000_t75"><v:imagedata r:id="rIdOlePic" o:title=""/></v:shape>'
+    '<o:OLEObject Type="Link" ProgID="Excel.Sheet.12" ShapeID="ole1" DrawAspect="Content" r:id="rIdOle" UpdateMode="Always">'
+    "<o:LinkType>EnhancedMetafile</o:LinkType><o:LockedField>false</o:LockedField></o:OLEObject>"
+    "</w:object></w:r></w:p>"
+)
+RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+
+
+def docx_with_ole_link_and_remote_template(src, dst, base):
+    """A DOCX with an OLE object linked (UpdateMode=Always) to a remote workbook and a remote template."""
+
+    def edit(name, text):
+        if name == "word/document.xml":
+            return text.replace("<w:body>", "<w:body>" + LINKED_OLE, 1)
+        if name == "word/_rels/document.xml.rels":
+            rels = (
+                f'<Relationship Id="rIdOle" Type="{RELS}/oleObject" Target="{base}/book.xlsx" TargetMode="External"/>'
+                f'<Relationship Id="rIdOlePic" Type="{RELS}/image" Target="{base}/pic.emf" TargetMode="External"/>'
+            )
+            return text.replace("</Relationships>", rels + "</Relationships>")
+        if name == "word/settings.xml":
+            return text.replace("<w:stylePaneFormatFilter", '<w:attachedTemplate r:id="rIdTpl"/><w:stylePaneFormatFilter', 1)
+        return text
+
+    template_rels = (
+        '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
+        f'relationships"><Relationship Id="rIdTpl" Type="{RELS}/attachedTemplate" Target="{base}/t.dotx" '
+        'TargetMode="External"/></Relationships>'
+    )
+    return rewrite_zip(src, dst, edit, [("word/_rels/settings.xml.rels", template_rels)])

@@ -21,6 +21,7 @@ from tests.documents_fixtures import WORDS, documents, office_bridge, pdf_text  
 from tests.hostile_documents import (
     Listener,
     docx_with_linked_image,
+    docx_with_ole_link_and_remote_template,
     docx_zip_bomb,
     html_with_remote_parts,
     ods_with_webservice,
@@ -130,6 +131,10 @@ def test_the_profile_alone_blocks_fetches_when_namespaces_are_not_permitted(
         convert(tmp_path, linked, "docx", "pdf")
         convert(tmp_path, html_with_remote_parts(tmp_path / "page.html", listener.port), "html", "pdf")
         convert(tmp_path, ods_with_webservice(tmp_path / "ws.ods", listener.url), "ods", "pdf")
+        ole = docx_with_ole_link_and_remote_template(
+            documents["docx"], tmp_path / "ole.docx", f"http://127.0.0.1:{listener.port}"
+        )
+        convert(tmp_path, ole, "docx", "odt")
         time.sleep(0.5)
         assert listener.connections == 0
     assert without_network_isolation.bridge_pid is not None
