@@ -32,7 +32,9 @@ def start_embedded_workers():
         worker = dramatiq.Worker(
             broker,
             worker_threads=settings.EMBEDDED_WORKER_THREADS,
-            worker_timeout=settings.DRAMATIQ_WORKER_TIMEOUT_MS,
+            # The in-memory queue wakes its consumer on put: a long timeout adds
+            # no latency and spares the web process idle wake-ups.
+            worker_timeout=1000,
         )
         worker.start()
         _embedded["worker"] = worker
