@@ -96,8 +96,9 @@ class BridgeProcess:
             self.proc.stdin.write((json.dumps(request) + "\n").encode())
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError) as exc:
+            logger.warning("office bridge pid=%s is gone: %s", self.proc.pid, exc)
             self.kill()
-            raise BridgeBroken(f"the LibreOffice bridge is gone ({exc})", code="office_crashed") from exc
+            raise BridgeBroken("LibreOffice stopped while converting this document.", code="office_crashed") from exc
         reply = self._read(time.monotonic() + timeout, on_tick, timeout)
         self.uses += 1
         if reply.get("code") == "crashed":
@@ -117,9 +118,11 @@ class BridgeProcess:
             if ready:
                 chunk = os.read(fd, 65536)
                 if not chunk:
-                    detail = self.log_tail()  # before kill() removes the folder holding the log
+                    # The tail is read before kill() removes its folder; it goes to the log,
+                    # not to the user (it holds server paths).
+                    logger.warning("office bridge pid=%s exited: %s", self.proc.pid, self.log_tail())
                     self.kill()
-                    raise BridgeBroken(f"the LibreOffice bridge exited: {detail}", code="office_crashed")
+                    raise BridgeBroken("LibreOffice stopped while converting this document.", code="office_crashed")
                 self._buf += chunk
             elif on_tick is not None:
                 try:
@@ -132,8 +135,9 @@ class BridgeProcess:
         try:
             return json.loads(line)
         except ValueError:
+            logger.warning("office bridge pid=%s answered garbage: %r", self.proc.pid, line[:200])
             self.kill()
-            raise BridgeBroken(f"the LibreOffice bridge answered garbage: {line[:200]!r}", code="office_crashed") from None
+            raise BridgeBroken("LibreOffice stopped while converting this document.", code="office_crashed") from None
 
     def alive(self):
         return self.proc.poll() is None

@@ -130,10 +130,10 @@ def _failure(reply, source_format):
             "check that it is what its extension says.",
             code="wrong_document_kind",
         )
-    detail = reply.get("error", "")
+    # The UNO error names server paths and source files: it goes to the log only.
+    logger.warning("office failed format=%s: %s", source_format, reply.get("error", "")[:500])
     return ConversionFailed(
-        f"LibreOffice could not convert this {source_format.upper()} file; it may be damaged or password-protected. "
-        f"({detail[:300]})",
+        f"LibreOffice could not convert this {source_format.upper()} file; it may be damaged or password-protected.",
         code="office_failed",
     )
 

@@ -148,3 +148,14 @@ def test_bad_page_ranges_are_refused_at_submission(pages):
     with pytest.raises(BadRequest) as err:
         converter.clean_options("docx", "pdf", {"pages": pages})
     assert err.value.code == "invalid_option"
+
+
+def test_a_damaged_document_fails_with_a_message_free_of_server_paths(tmp_path, documents, office_bridge):
+    from conversions.errors import ConversionFailed
+
+    broken = tmp_path / "broken.doc"
+    broken.write_bytes(documents["doc"].read_bytes()[:3000])
+    with pytest.raises(ConversionFailed) as err:
+        convert(tmp_path, broken, "doc", "pdf")
+    assert err.value.code == "office_failed"
+    assert "/" not in err.value.message and "password-protected" in err.value.message
