@@ -5,7 +5,8 @@ from django.conf import settings
 
 from .errors import ConversionFailed
 
-# The subprocess runner enforces each tool's own timeout; this is a backstop.
+# The subprocess runner enforces each tool's own timeout; this is a backstop
+# (per queue: QUEUE_TIME_LIMITS, e.g. DOCUMENTS_TIME_LIMIT_SECONDS).
 ACTOR_TIME_LIMIT_MS = 60 * 60 * 1000
 
 
@@ -23,7 +24,7 @@ def _make_actor(queue):
         max_retries=settings.JOB_MAX_ATTEMPTS,
         min_backoff=500,
         max_backoff=10_000,
-        time_limit=ACTOR_TIME_LIMIT_MS,
+        time_limit=getattr(settings, "QUEUE_TIME_LIMITS", {}).get(queue, ACTOR_TIME_LIMIT_MS // 1000) * 1000,
         throws=(ConversionFailed,),
     )
 

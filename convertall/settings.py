@@ -159,6 +159,12 @@ STORAGES = {
 }
 
 # --- Dramatiq --------------------------------------------------------------
+# Backstop wall-clock limit of one job per queue (each tool also has its own timeout).
+QUEUE_TIME_LIMITS = {
+    "documents": env.int("DOCUMENTS_TIME_LIMIT_SECONDS", default=900),
+    "media": env.int("MEDIA_TIME_LIMIT_SECONDS", default=3600),
+    "filters": env.int("FILTERS_TIME_LIMIT_SECONDS", default=3600),
+}
 # Redis consumers sleep up to this long when idle before they look again, so
 # a job arriving after a quiet spell waits part of it (medians measured in
 # bench/RESULTS.md: 1000 ms -> 640 ms, 50 -> 26, 20 -> 5) for a few % of a

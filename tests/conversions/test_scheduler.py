@@ -175,3 +175,11 @@ def test_one_scheduler_runs_the_other_waits_and_takes_over(tmp_path):
                     proc.terminate()
                     proc.wait(15)
     assert procs[standby].returncode == 0
+
+
+def test_each_queue_has_its_own_time_limit(settings):
+    from conversions import tasks
+
+    for queue, seconds in settings.QUEUE_TIME_LIMITS.items():
+        assert tasks.actor_for(queue).options["time_limit"] == seconds * 1000
+    assert settings.QUEUE_TIME_LIMITS["documents"] < settings.QUEUE_TIME_LIMITS["media"]
