@@ -136,10 +136,21 @@ class PdfToDocx(Converter):
                 pass
             ctx.tick()
 
-        ctx.run(
-            [sys.executable, "-I", "-c", PDF2DOCX_SCRIPT, ctx.source_path.name, ctx.output_path.name],
-            timeout=max(120, pages * 10), memory_mb=3072, tool="pdf2docx", on_tick=on_tick,
-        )  # fmt: skip
+        try:
+            ctx.run(
+                [sys.executable, "-I", "-c", PDF2DOCX_SCRIPT, ctx.source_path.name, ctx.output_path.name],
+                timeout=max(120, pages * 10), memory_mb=3072, tool="pdf2docx", on_tick=on_tick,
+            )  # fmt: skip
+        except ConversionFailed as exc:
+            if exc.code != "tool_failed":
+                raise  # timeouts and resource limits already say what happened
+            # A Python traceback names server paths: the log gets it, the user a plain answer.
+            logger.warning("pdf2docx failed job=%s: %s", ctx.job_id, exc.message)
+            raise ConversionFailed(
+                "This PDF could not be turned into a Word document; it may be damaged or use features "
+                "pdf2docx cannot read. Try PDF to text or images.",
+                code="pdf2docx_failed",
+            ) from None
         logger.info("pdf2docx job=%s family=documents pages=%s", ctx.job_id, pages)
         return ctx.output_path
 
