@@ -183,3 +183,24 @@ def test_each_queue_has_its_own_time_limit(settings):
     for queue, seconds in settings.QUEUE_TIME_LIMITS.items():
         assert tasks.actor_for(queue).options["time_limit"] == seconds * 1000
     assert settings.QUEUE_TIME_LIMITS["documents"] < settings.QUEUE_TIME_LIMITS["media"]
+
+
+@pytest.mark.django_db
+def test_a_worker_presumed_dead_cannot_finish_a_job_it_lost(api, run_jobs):
+    from conversions import services
+
+    job = submit(api)
+    dramatiq.get_broker().flush_all()
+    stale = services.job_claim(job.pk)  # attempt 1, then its worker stalls past the lease
+    Job.objects.filter(pk=job.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+    assert maintenance.requeue_stuck() == 1
+    assert Job.objects.get(pk=job.pk).status == JobStatus.QUEUED
+
+    # The stalled worker wakes up and reports success: its attempt no longer matches.
+    stale.output_key, stale.output_filename, stale.output_content_type, stale.output_size = "x", "x", "x", 1
+    assert services._succeed(stale, 0.1, 0.1) is None
+    with run_jobs():
+        pass  # runs the re-sent message: attempt 2
+    job.refresh_from_db()
+    assert (job.status, job.attempts) == (JobStatus.SUCCEEDED, 2)
+    assert job.events.filter(kind="succeeded").count() == 1
