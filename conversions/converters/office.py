@@ -4,8 +4,9 @@ Every job goes to the process's warm bridge (conversions/office_bridge.py);
 only when the bridge cannot start at all does a job pay for a cold
 `soffice --convert-to`, with the same hardened throw-away profile. Zip-based
 inputs are checked for bombs and hostile names before LibreOffice sees them.
-Slides to images: the deck goes to PDF on the warm office, then poppler draws
-one image per slide (LibreOffice's own png export draws only the first slide).
+Slides or pages to images: the document goes to PDF on the warm office, then
+poppler draws one image per page (LibreOffice's own png export draws only the
+first one).
 """
 
 import json
@@ -72,6 +73,7 @@ def _pairs():
     pairs |= {(s, t) for s in WORD_FORMATS for t in WORD_FORMATS}
     pairs |= {(s, t) for s in CALC_SOURCES for t in CALC_TARGETS}
     pairs |= {(s, t) for s in IMPRESS_SOURCES for t in IMPRESS_TARGETS}
+    pairs |= {(s, t) for s in WORD_FORMATS + ("rtf",) for t in ("png", "jpg")}  # "word to jpg": one image a page
     return frozenset((s, t) for s, t in pairs if s != t)
 
 
@@ -191,7 +193,7 @@ class OfficeConverter(Converter):
     pairs = _pairs()
     priority = 10
     options = (
-        Option("dpi", int, "Resolution of slide images", default=110, min=36, max=300),
+        Option("dpi", int, "Resolution of page or slide images", default=110, min=36, max=300),
         Option("pdfa", bool, "Archival PDF/A-2b", default=False),
         Option("pages", str, "Pages to include, e.g. 1-3,5 (all when empty)", default=""),
     )
@@ -215,17 +217,18 @@ class OfficeConverter(Converter):
         archives.check_container(ctx.source_path, ctx.source_format)
         step(ctx, 10)
         if ctx.target_format in ("png", "jpg"):
-            return self._slides_to_images(ctx)
+            return self._pages_to_images(ctx)
         job = OfficeJob.plan(ctx.source_path, ctx.source_format, ctx.output_path, ctx.target_format)
         if ctx.target_format == "pdf":
             job.export_data = pdf_export_data(ctx.options)
         office_convert(ctx, job)
         return ctx.output_path
 
-    def _slides_to_images(self, ctx):
+    def _pages_to_images(self, ctx):
         from conversions.converters.pdf import rasterize
 
-        pdf = ctx.workdir / "slides.pdf"
+        pdf = ctx.workdir / "pages.pdf"
         office_convert(ctx, OfficeJob.plan(ctx.source_path, ctx.source_format, pdf, "pdf"))
         step(ctx, 50)
-        return rasterize(ctx, pdf, ctx.target_format, dpi=ctx.options.get("dpi", 110), name="slide")
+        name = "slide" if KIND_OF[ctx.source_format] == "presentation" else "page"
+        return rasterize(ctx, pdf, ctx.target_format, dpi=ctx.options.get("dpi", 110), name=name)

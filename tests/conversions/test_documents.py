@@ -13,7 +13,7 @@ import pytest
 
 from conversions.context import ConversionContext
 from conversions.registry import registry
-from tests.documents_fixtures import documents, office_bridge, pdf_pages, pdf_text  # noqa: F401
+from tests.documents_fixtures import documents, office_bridge, pdf_pages, pdf_text, zip_names  # noqa: F401
 
 WRITER = ("doc", "docx", "odt", "rtf", "txt", "html")
 CALC = ("xls", "xlsx", "ods", "csv")
@@ -159,3 +159,10 @@ def test_a_damaged_document_fails_with_a_message_free_of_server_paths(tmp_path, 
         convert(tmp_path, broken, "doc", "pdf")
     assert err.value.code == "office_failed"
     assert "/" not in err.value.message and "password-protected" in err.value.message
+
+
+@pytest.mark.parametrize("source", ["docx", "odt", "doc", "rtf"])
+def test_word_pages_to_images(tmp_path, documents, office_bridge, source):
+    out, ctx, _ = convert(tmp_path, documents[source], source, "jpg", dpi=40)
+    assert ctx.output_format == "zip"
+    assert zip_names(out) == ["page-01.jpg", "page-02.jpg"]  # the report lays out on two pages
