@@ -210,7 +210,12 @@ def _convert(job, workdir):
     if not out_path.exists() or out_path.stat().st_size == 0:
         raise ConversionFailed(f"{converter.name} produced no output for this file.", code="empty_output")
     logger.info(
-        "converted job=%s family=%s tool=%s seconds=%.3f", job.id, job.family, converter.tool or converter.name, seconds
+        "converted job=%s family=%s tool=%s seconds=%.3f",
+        job.id,
+        job.family,
+        converter.tool or converter.name,
+        seconds,
+        extra={"tool": converter.tool or converter.name, "seconds": round(seconds, 3)},  # fields in JSON logs
     )
     out_fmt = ctx.output_format
     if job.operations:

@@ -212,6 +212,8 @@ def test_a_worker_killed_mid_conversion_is_replaced_and_the_job_succeeds_once(re
     # The worker's stdout is JSON lines carrying the job id and family (LOG_FORMAT=json).
     lines = [json.loads(x) for x in second.log_path.read_text().splitlines() if x.startswith("{")]
     assert any(x.get("job_id") == job_id and x.get("family") == "media" for x in lines), lines[-5:]
+    converted = [x for x in lines if x.get("job_id") == job_id and "tool" in x]
+    assert converted and converted[0]["seconds"] >= 4, lines[-5:]
     bound = LEASE + RECONCILE + 4 + 12
     print(f"\nworker killed -> job succeeded on {second.name} in {recovered:.1f}s (bound {bound}s)")
     assert recovered < bound
