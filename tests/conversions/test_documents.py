@@ -13,7 +13,7 @@ import pytest
 
 from conversions.context import ConversionContext
 from conversions.registry import registry
-from tests.documents_fixtures import documents, office_bridge, pdf_pages, pdf_text, zip_names  # noqa: F401
+from tests.documents_fixtures import pdf_pages, pdf_text, zip_names
 
 WRITER = ("doc", "docx", "odt", "rtf", "txt", "html")
 CALC = ("xls", "xlsx", "ods", "csv")

@@ -17,7 +17,7 @@ from conversions.errors import ConversionFailed
 from conversions.models import Job, JobStatus
 from tests.builders import upload
 from tests.conversions.test_documents import convert
-from tests.documents_fixtures import WORDS, documents, office_bridge, pdf_text  # noqa: F401
+from tests.documents_fixtures import WORDS, pdf_text
 from tests.hostile_documents import (
     Listener,
     docx_with_linked_image,

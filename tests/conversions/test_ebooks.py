@@ -8,7 +8,6 @@ import pytest
 
 from tests.builders import upload
 from tests.conversions.test_documents import convert
-from tests.documents_fixtures import documents  # noqa: F401
 from tests.hostile_documents import rewrite_zip
 from tests.services import require
 

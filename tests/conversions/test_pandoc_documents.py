@@ -8,7 +8,7 @@ from conversions.errors import ConversionFailed
 from conversions.registry import registry
 from tests.builders import image_bytes
 from tests.conversions.test_documents import convert, text_of
-from tests.documents_fixtures import documents, office_bridge, pdf_text  # noqa: F401
+from tests.documents_fixtures import pdf_text
 
 SOURCES = ("md", "html", "rst", "epub", "docx", "odt", "org", "textile", "mediawiki", "tex")
 TARGETS = ("md", "html", "docx", "odt", "epub", "rst")

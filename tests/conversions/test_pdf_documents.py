@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from tests.conversions.test_documents import convert
-from tests.documents_fixtures import WORDS, documents, docx_text, pdf_pages  # noqa: F401
+from tests.documents_fixtures import WORDS, docx_text, pdf_pages
 
 
 def test_pdf_to_docx_gives_editable_paragraphs_not_pictures(tmp_path, documents):
