@@ -192,7 +192,9 @@ def _convert(job, workdir):
     except FileNotFoundError:
         raise ConversionFailed("The uploaded file is no longer stored; upload it again.", code="source_missing") from None
     except OSError as exc:
-        raise TransientError(f"Could not read the upload: {exc}") from exc
+        # The OS error names server paths: log it, tell the user something they can use.
+        logger.warning("reading the upload failed job=%s: %s", job.pk, exc)
+        raise TransientError("The uploaded file could not be read from storage; it will be tried again.") from exc
     ctx = ConversionContext(
         workdir=workdir,
         source_path=source_path,
