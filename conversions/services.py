@@ -194,7 +194,7 @@ def _convert(job, workdir):
     except OSError as exc:
         # The OS error names server paths: log it, tell the user something they can use.
         logger.warning("reading the upload failed job=%s: %s", job.pk, exc)
-        raise TransientError("The uploaded file could not be read from storage; it will be tried again.") from exc
+        raise TransientError("The uploaded file could not be read from storage.") from exc
     ctx = ConversionContext(
         workdir=workdir,
         source_path=source_path,

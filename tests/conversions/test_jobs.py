@@ -176,7 +176,8 @@ def test_transient_failure_is_retried_then_fails_with_a_clear_code(api, settings
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED and job.attempts == 3
     assert job.error_code == "transient_error"
-    assert "Could not read the upload" in job.error_message and "(after 3 attempts)" in job.error_message
+    assert "could not be read from storage" in job.error_message and "(after 3 attempts)" in job.error_message
+    assert "/" not in job.error_message  # no server paths
     assert kinds(job) == ["created", "started", "retry", "started", "retry", "started", "failed"]
     assert output_files(job) == []
 
