@@ -15,10 +15,23 @@ import psutil
 
 
 def requests_per_second(url, seconds=8, connections=16):
-    """Requests/second against `url` from loopback: wrk when installed, else Python processes."""
+    """(requests/second, requests answered, tool) against `url` from loopback: wrk when
+    installed, else Python processes."""
     if shutil.which("wrk"):
-        return _wrk(url, seconds, connections), "wrk"
-    return _python_load(url, seconds, connections), "python"
+        return (*_wrk(url, seconds, connections), "wrk")
+    return (*_python_load(url, seconds, connections), "python")
+
+
+def cpu_seconds(master_pid):
+    """CPU time used so far by a process's children (gunicorn's workers)."""
+    total = 0.0
+    for p in psutil.Process(master_pid).children(recursive=True):
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
 
 
 def _wrk(url, seconds, connections):
@@ -30,11 +43,12 @@ def _wrk(url, seconds, connections):
         check=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    answered = int(re.search(r"(\d+) requests in", out).group(1))
     errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     socket_errors = re.search(r"Socket errors: (.*)", out)
     if errors or socket_errors:
         raise RuntimeError(f"load run against {url} had errors:\n{out}")
-    return rps
+    return rps, answered
 
 
 def _python_worker(url, seconds, counter, failures):
@@ -66,7 +80,7 @@ def _python_load(url, seconds, connections):
         p.join()
     if failures.value:
         raise RuntimeError(f"{failures.value} non-200 answers from {url}")
-    return counter.value / seconds
+    return counter.value / seconds, counter.value
 
 
 # --- Upload RSS ---------------------------------------------------------------
