@@ -19,15 +19,21 @@ Starts, against real services on loopback:
   ``DRAMATIQ_AUTODISCOVER_MODULES = ["tasks"]`` (``conversions/tasks.py``)
   and execs ``dramatiq``; the consumers' idle wait comes from
   ``DRAMATIQ_WORKER_TIMEOUT_MS`` (settings export it as
-  ``dramatiq_worker_timeout`` before the exec).
+  ``dramatiq_worker_timeout`` before the exec: dramatiq reads it when it is
+  imported, before Django's settings load).
+- **scheduler** (the CLI, or ``Stack(scheduler=True)``): ``manage.py scheduler``.
 
-Every process runs in its own process group; on exit, Ctrl-C or SIGTERM each
-group gets SIGTERM, then SIGKILL after a grace period, and each child also
-gets SIGTERM if this process dies without cleaning up.
+Every process runs in its own process group and logs to the terminal (or to
+``<log-dir>/<name>.log``). On exit, Ctrl-C or SIGTERM each group leader gets
+SIGTERM (gunicorn's and dramatiq's masters stop their own children), then the
+group SIGKILL after a grace period; each child also gets SIGTERM if this
+process dies without cleaning up. Extra environment for every process:
+``Stack(extra_env={...})``.
 
 CLI::
 
-    .venv/bin/python scripts/stack.py [--port 8000] [--embedded]
+    make services                       # PORT=8000 by default
+    .venv/bin/python scripts/stack.py [--port 8000] [--embedded] [--log-dir DIR]
 
 ``--embedded`` starts the embedded default instead (gunicorn with worker
 threads inside the web process, SQLite and local files in a temp directory).
