@@ -19,9 +19,9 @@ def stack(tmp_path_factory):
     stack = Stack(log_dir=tmp_path_factory.mktemp("stack-logs"), web_workers=1, worker_timeout_ms=50)
     try:
         stack.start()
-    except RuntimeError as exc:
+    except Exception as exc:  # whatever broke, what was started is stopped
         stack.stop()
-        pytest.fail(f"the stack did not start: {exc}", pytrace=False)
+        pytest.fail(f"the stack did not start: {exc!r}", pytrace=False)
     yield stack
     stack.stop()
 
