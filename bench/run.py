@@ -21,7 +21,6 @@ SECTIONS = ["pipeline", "documents", "media", "filters", "ops"]
 def main():
     chosen = [s for s in os.environ.get("BENCH", "").split(",") if s] or SECTIONS
     results_path = ROOT / "bench" / "RESULTS.md"
-    previous = _split(results_path.read_text()) if results_path.exists() else {}
     for name in chosen:
         try:
             module = importlib.import_module(f"bench.{name}")
@@ -33,17 +32,24 @@ def main():
         text = module.run()
         print(text, flush=True)
         stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-        previous[name] = f"## {name}\n\n_Measured {stamp} on {platform.node()} ({os.cpu_count()} cores)._\n\n{text.strip()}\n"
-    body = "# Benchmark results\n\nProduced by `make bench` (`BENCH=<section>` runs one section).\n\n"
-    body += "\n".join(previous[s] for s in SECTIONS if s in previous)
-    results_path.write_text(body)
+        section = f"## {name}\n\n_Measured {stamp} on {platform.node()} ({os.cpu_count()} cores)._\n\n{text.strip()}\n"
+        _write_section(results_path, name, section)
     print(f"\nwrote {results_path}")
+
+
+def _write_section(results_path, name, section):
+    # Re-read just before writing: another section may have been written meanwhile.
+    sections = _split(results_path.read_text()) if results_path.exists() else {}
+    sections[name] = section
+    body = "# Benchmark results\n\nProduced by `make bench` (`BENCH=<section>` runs one section).\n\n"
+    body += "\n".join(sections[s].rstrip() + "\n" for s in SECTIONS if s in sections)
+    results_path.write_text(body)
 
 
 def _split(text):
     sections, current = {}, None
     for line in text.splitlines(keepends=True):
-        if line.startswith("## "):
+        if line.startswith("## ") and line[3:].strip() in SECTIONS:
             current = line[3:].strip()
             sections[current] = ""
         if current:
