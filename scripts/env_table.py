@@ -1,7 +1,7 @@
-"""Print the environment-variable table of docs/operations.md from .env.example.
+"""Print the environment-variable table of README.md from .env.example.
 
 Usage: .venv/bin/python scripts/env_table.py > /tmp/table.md (then paste it
-between the markers in docs/operations.md). A variable's description is the
+between the env-table markers in README.md). A variable's description is the
 comment just above it; `# NAME=value` lines are settings whose default is
 computed or empty.
 """
