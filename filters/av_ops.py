@@ -6,7 +6,7 @@ rate...) up to date so that later ones can use it: a fade-out needs the
 duration after a trim and a speed change.
 """
 
-from .vocabulary import Operation, OperationError, Param, register
+from .vocabulary import Operation, OperationError, Param, check_resize_box, register
 
 LAYOUTS = {1: "mono", 2: "stereo", 6: "5.1"}
 SAMPLE_RATES = (8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000, 88200, 96000)
@@ -199,10 +199,7 @@ class VideoResize(VideoOperation):
     )
 
     def check(self, p, where):
-        if "width" not in p and "height" not in p:
-            raise OperationError(f"{where}: 'width' or 'height' is required.")
-        if p["fit"] in ("cover", "fill") and not ("width" in p and "height" in p):
-            raise OperationError(f"{where}: 'fit' {p['fit']} needs both 'width' and 'height'.")
+        check_resize_box(p, where)
 
     def apply(self, state, p):
         w, h, cw, ch = fit_box(state.width, state.height, p.get("width"), p.get("height"), p["fit"], p["upscale"])

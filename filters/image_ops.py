@@ -15,7 +15,7 @@ from django.conf import settings
 
 from conversions.errors import ConversionFailed
 
-from .vocabulary import Operation, OperationError, Param, register
+from .vocabulary import Operation, OperationError, Param, check_resize_box, register
 
 logger = logging.getLogger(__name__)
 
@@ -64,10 +64,7 @@ class Resize(ImageOperation):
     )
 
     def check(self, p, where):
-        if "width" not in p and "height" not in p:
-            raise OperationError(f"{where}: 'width' or 'height' is required.")
-        if p["fit"] in ("cover", "fill") and not ("width" in p and "height" in p):
-            raise OperationError(f"{where}: 'fit' {p['fit']} needs both 'width' and 'height'.")
+        check_resize_box(p, where)
 
     def apply(self, state, p):
         src = state.header()

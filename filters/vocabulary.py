@@ -93,6 +93,14 @@ class Param:
         return out
 
 
+def check_resize_box(p, where):
+    """`resize` means the same for images and video: a box to fit by contain, cover or fill."""
+    if "width" not in p and "height" not in p:
+        raise OperationError(f"{where}: 'width' or 'height' is required.")
+    if p["fit"] in ("cover", "fill") and not ("width" in p and "height" in p):
+        raise OperationError(f"{where}: 'fit' {p['fit']} needs both 'width' and 'height'.")
+
+
 class Operation:
     """Base class: subclasses set `name`, `family`, `params` and may override check()."""
 
