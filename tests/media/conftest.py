@@ -25,9 +25,10 @@ def media_dir(ffmpeg, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def long_clip(ffmpeg, tmp_path_factory):
-    """A clip long enough (15 s of 720p) for progress to be seen rising and a cancel to land mid-way."""
+    """A clip long enough (30 s of 720p) for progress to be seen rising and a cancel to land mid-way."""
     path = tmp_path_factory.mktemp("long") / "long.mp4"
-    media_builders.make_video(path, seconds=15, size="1280x720", pattern="testsrc2",
+    # 30 s: on a quiet machine a 15 s clip converted too fast to show three steps.
+    media_builders.make_video(path, seconds=30, size="1280x720", pattern="testsrc2",
                               vcodec=["-c:v", "libx264", "-preset", "ultrafast", "-crf", "28"])
     return path
 

@@ -29,8 +29,9 @@ from conversions import maintenance
 logger = logging.getLogger("conversions.scheduler")
 
 
-class _Stop(Exception):
-    pass
+class _Stop(BaseException):
+    """Raised by the signal handler; a BaseException so that no `except Exception`
+    on the way (APScheduler's, Redis's, a task's) can swallow the stop."""
 
 
 class Command(BaseCommand):
