@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from django.urls import reverse
 
 from . import formats
-from .pages import field_label
+from .pages import form_field
 
 FAMILY_TITLES = {"image": "Image", "audio": "Audio", "video": "Video", "pdf": "PDF"}
 
@@ -110,28 +110,7 @@ def rows(query=""):
 
 def param_fields(page):
     """The operation's Params as form field descriptions for the template."""
-    fields = []
-    for param in page.op.params:
-        field = {
-            "id": f"p-{param.name}",
-            "name": f"p_{param.name}",
-            "label": field_label(param.name),
-            "help": param.help,
-            "required": param.required,
-            "default": "" if param.default is None else param.default,
-            "min": param.min,
-            "max": param.max,
-        }
-        if param.choices:
-            field.update(input="select", choices=[str(c) for c in param.choices], default=str(field["default"]))
-        elif param.type is bool:
-            field["input"] = "checkbox"
-        elif param.type in (int, float):
-            field.update(input="number", step="1" if param.type is int else "any")
-        else:
-            field["input"] = "text"
-        fields.append(field)
-    return fields
+    return [form_field(param, "p-", "p_", required=param.required) for param in page.op.params]
 
 
 def operation_from_form(page, post):

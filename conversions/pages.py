@@ -237,26 +237,29 @@ def field_label(name):
     return spaced[:1].upper() + spaced[1:].lower()
 
 
+def form_field(spec, prefix_id, prefix_name, **extra):
+    """One declared Option (converter) or Param (operation) as a form field for the template."""
+    field = {
+        "id": f"{prefix_id}{spec.name}",
+        "name": f"{prefix_name}{spec.name}",
+        "label": field_label(spec.name),
+        "help": spec.help,
+        **extra,
+        "default": "" if spec.default is None else spec.default,
+        "min": spec.min,
+        "max": spec.max,
+    }
+    if spec.choices:
+        field.update(input="select", choices=[str(c) for c in spec.choices], default=str(field["default"]))
+    elif spec.type is bool:
+        field["input"] = "checkbox"
+    elif spec.type in (int, float):
+        field.update(input="number", step="1" if spec.type is int else "any")
+    else:
+        field["input"] = "text"
+    return field
+
+
 def option_fields(pair):
     """The converter's Options as form field descriptions for the template."""
-    fields = []
-    for opt in pair.options:
-        field = {
-            "id": f"opt-{opt.name}",
-            "name": f"opt_{opt.name}",
-            "label": field_label(opt.name),
-            "help": opt.help,
-            "default": "" if opt.default is None else opt.default,
-            "min": opt.min,
-            "max": opt.max,
-        }
-        if opt.choices:
-            field.update(input="select", choices=[str(c) for c in opt.choices], default=str(field["default"]))
-        elif opt.type is bool:
-            field["input"] = "checkbox"
-        elif opt.type in (int, float):
-            field.update(input="number", step="1" if opt.type is int else "any")
-        else:
-            field["input"] = "text"
-        fields.append(field)
-    return fields
+    return [form_field(opt, "opt-", "opt_") for opt in pair.options]
