@@ -28,7 +28,8 @@ class ConversionContext:
     """
 
     def __init__(
-        self, *, workdir, source_path, source_format, target_format, options=None, job_id=None, budget=None
+        self, *, workdir, source_path, source_format, target_format, options=None, job_id=None, display_name="",
+        budget=None,
     ):
         self.workdir = Path(workdir)
         self.source_path = Path(source_path)
@@ -39,6 +40,8 @@ class ConversionContext:
         self.options = options or {}
         self.job_id = job_id
         self.budget = budget or UNLIMITED
+        # The user's file name without its extension: for titles, never for paths.
+        self.display_name = display_name
         self.progress = 0
         # A step of a longer job (conversion, then filters) maps its own 0-100 into this share.
         self.progress_span = (0, 100)

@@ -273,6 +273,7 @@ def _convert(job, workdir, budget):
         options=job.options,
         job_id=job.id,
         budget=budget,
+        display_name=Path(job.original_filename).stem,
     )
     if job.operations:
         ctx.progress_span = (0, 50)  # the operations take the second half
