@@ -26,7 +26,9 @@ class ConversionContext:
     when the job is canceled.
     """
 
-    def __init__(self, *, workdir, source_path, source_format, target_format, options=None, job_id=None):
+    def __init__(
+        self, *, workdir, source_path, source_format, target_format, options=None, job_id=None, display_name=""
+    ):
         self.workdir = Path(workdir)
         self.source_path = Path(source_path)
         self.source_format = source_format
@@ -35,6 +37,8 @@ class ConversionContext:
         self.output_path = self.workdir / f"output.{target_format}"
         self.options = options or {}
         self.job_id = job_id
+        # The user's file name without its extension: for titles, never for paths.
+        self.display_name = display_name
         self.progress = 0
         # A step of a longer job (conversion, then filters) maps its own 0-100 into this share.
         self.progress_span = (0, 100)

@@ -202,6 +202,7 @@ def _convert(job, workdir):
         target_format=job.target_format,
         options=job.options,
         job_id=job.id,
+        display_name=Path(job.original_filename).stem,
     )
     if job.operations:
         ctx.progress_span = (0, 50)  # the operations take the second half
