@@ -368,6 +368,9 @@ METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1/32", "
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
 # Workers write a Redis key per queue this often (TTL three times as long).
 WORKER_HEARTBEAT_SECONDS = env.float("WORKER_HEARTBEAT_SECONDS", default=5.0)
+# The scheduler writes queue depth, oldest job age and job outcomes as CloudWatch
+# embedded-metric-format lines every minute (conversions/emf.py): on in production.
+CLOUDWATCH_EMF = env.bool("CLOUDWATCH_EMF", default=PRODUCTION)
 # /api/v1/health fails when a queue has no live worker (Redis broker only).
 HEALTH_REQUIRE_WORKERS = env.bool("HEALTH_REQUIRE_WORKERS", default=True)
 
