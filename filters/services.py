@@ -136,7 +136,7 @@ def plan_for_convert(target, operations):
 # --- Running ------------------------------------------------------------------
 
 
-def run_filter_job(job, workdir):
+def run_filter_job(job, workdir, budget=None):
     """The filter counterpart of services._convert: (seconds, output path, output format)."""
     sources = []
     for n, key in enumerate(job.source_keys or [job.source_key], start=1):
@@ -150,7 +150,7 @@ def run_filter_job(job, workdir):
         sources.append(path)
     ctx = ConversionContext(
         workdir=workdir, source_path=sources[0], source_format=job.source_format,
-        target_format=job.target_format, options=job.options, job_id=job.id,
+        target_format=job.target_format, options=job.options, job_id=job.id, budget=budget,
     )
     started = time.monotonic()
     out, out_fmt = run_chain(ctx, sources, job.source_format, job.target_format, job.operations)
