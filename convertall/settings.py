@@ -6,6 +6,7 @@ with worker threads inside the web process.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -41,6 +42,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_dramatiq",
+    "axes",
     "conversions",
     "media",
     "filters",
@@ -60,6 +62,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "conversions.middleware.ApiCacheControlMiddleware",
     "accounts.middleware.UploadLimitMiddleware",
+    # Last, as django-axes asks: it turns a locked-out log-in into accounts.lockout's 429.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "convertall.urls"
@@ -298,6 +302,19 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = True
 
 # --- Auth, i18n ------------------------------------------------------------
+# Log-in and admin log-in lockout (django-axes), per account and per address
+# (conversions.clientip: the Cloudflare-aware client IP, IPv6 by /64). The
+# counters are rows in the database, the one store every web process shares
+# in both the embedded default and production (the cache handler refuses
+# the embedded default's per-process memory cache).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_CLIENT_IP_CALLABLE = "conversions.clientip.client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.locked_out"
+AXES_SENSITIVE_PARAMETERS = ["password"]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/accounts/"
 LOGOUT_REDIRECT_URL = "/"
