@@ -47,6 +47,8 @@ INSTALLED_APPS = [
     "media",
     "filters",
     "accounts",
+    # Last: its ready() builds the registry once every other app is ready (convertall/apps.py).
+    "convertall",
 ]
 
 MIDDLEWARE = [
@@ -275,9 +277,16 @@ REST_FRAMEWORK = {
     ],
     "EXCEPTION_HANDLER": "conversions.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_THROTTLE_RATES": {"submit": env("RATE_LIMIT", default="100/min")},
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+# --- Limits of a public deployment ------------------------------------------------
+# The submit rate limit and the per-user quotas guard a public service from
+# abuse; on someone's own machine they only lock its owner out. So they are on
+# by default with DJANGO_ENV=production and off by default otherwise (the
+# embedded default of `make run`); each variable sets its own limit in both.
+PUBLIC_LIMITS = env.bool("PUBLIC_LIMITS", default=PRODUCTION)
+# Uploads per client IP: "<n>/<s|min|hour|day>"; empty, "0" or "off": no limit.
+RATE_LIMIT = env("RATE_LIMIT", default="100/min" if PUBLIC_LIMITS else "off")
 # A family with this many jobs queued answers 503 + Retry-After (0: no limit).
 QUEUE_MAX_DEPTH = env.int("QUEUE_MAX_DEPTH", default=1000)
 QUEUE_FULL_RETRY_AFTER = env.int("QUEUE_FULL_RETRY_AFTER", default=30)
@@ -329,17 +338,25 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Convert-All <noreply@loc
 
 
 def _quota(tier, max_upload_mb, jobs_per_day, concurrent_jobs, retention_hours):
-    """One kind of user's limits (accounts/quotas.py); 0 means no limit of its own."""
+    """One kind of user's limits (accounts/quotas.py); 0 means no limit of its own.
+
+    The three limits default to the values given when PUBLIC_LIMITS (production)
+    and to 0 otherwise; retention is not a limit and is the same in both.
+    """
     prefix = f"QUOTA_{tier.upper()}_"
+
+    def public(value):
+        return value if PUBLIC_LIMITS else 0
+
     return {
-        "max_upload_mb": env.int(prefix + "MAX_UPLOAD_MB", default=max_upload_mb),
-        "jobs_per_day": env.int(prefix + "JOBS_PER_DAY", default=jobs_per_day),
-        "concurrent_jobs": env.int(prefix + "CONCURRENT_JOBS", default=concurrent_jobs),
+        "max_upload_mb": env.int(prefix + "MAX_UPLOAD_MB", default=public(max_upload_mb)),
+        "jobs_per_day": env.int(prefix + "JOBS_PER_DAY", default=public(jobs_per_day)),
+        "concurrent_jobs": env.int(prefix + "CONCURRENT_JOBS", default=public(concurrent_jobs)),
         "retention_hours": env.int(prefix + "RETENTION_HOURS", default=retention_hours),
     }
 
 
-# MAX_UPLOAD_BYTES stays the ceiling for everyone.
+# Production defaults (see PUBLIC_LIMITS); MAX_UPLOAD_BYTES stays the ceiling for everyone.
 QUOTAS = {
     "anonymous": _quota("anonymous", 100, 50, 3, 24),
     "user": _quota("user", 500, 500, 5, 48),
