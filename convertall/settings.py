@@ -8,6 +8,7 @@ with worker threads inside the web process.
 import os
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 import environ
 
@@ -87,9 +88,18 @@ TEMPLATES = [
 ]
 
 # --- Database: SQLite under var/ unless DATABASE_URL is set -------------------
-DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'convertall.sqlite3'}"),
-}
+def _database_url():
+    """DATABASE_URL, else one built from DATABASE_HOST/_PORT/_NAME/_USER/_PASSWORD: on AWS the
+    user and password come from the secret that RDS generates and rotates (infra/compute)."""
+    host = env("DATABASE_HOST", default="")
+    if env("DATABASE_URL", default="") or not host:
+        return env("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'convertall.sqlite3'}")
+    user, password = (quote(env(name), safe="") for name in ("DATABASE_USER", "DATABASE_PASSWORD"))
+    port, name = env("DATABASE_PORT", default="5432"), env("DATABASE_NAME", default="convertall")
+    return f"postgres://{user}:{password}@{host}:{port}/{name}?sslmode={env('DATABASE_SSLMODE', default='require')}"
+
+
+DATABASES = {"default": env.db_url_config(_database_url())}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     # WAL lets the status endpoint read while a worker thread writes.
