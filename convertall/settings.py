@@ -6,7 +6,9 @@ with worker threads inside the web process.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 import environ
 
@@ -41,6 +43,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_dramatiq",
+    "axes",
     "conversions",
     "media",
     "filters",
@@ -62,6 +65,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "conversions.middleware.ApiCacheControlMiddleware",
     "accounts.middleware.UploadLimitMiddleware",
+    # Last, as django-axes asks: it turns a locked-out log-in into accounts.lockout's 429.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "convertall.urls"
@@ -83,9 +88,18 @@ TEMPLATES = [
 ]
 
 # --- Database: SQLite under var/ unless DATABASE_URL is set -------------------
-DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'convertall.sqlite3'}"),
-}
+def _database_url():
+    """DATABASE_URL, else one built from DATABASE_HOST/_PORT/_NAME/_USER/_PASSWORD: on AWS the
+    user and password come from the secret that RDS generates and rotates (infra/compute)."""
+    host = env("DATABASE_HOST", default="")
+    if env("DATABASE_URL", default="") or not host:
+        return env("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'convertall.sqlite3'}")
+    user, password = (quote(env(name), safe="") for name in ("DATABASE_USER", "DATABASE_PASSWORD"))
+    port, name = env("DATABASE_PORT", default="5432"), env("DATABASE_NAME", default="convertall")
+    return f"postgres://{user}:{password}@{host}:{port}/{name}?sslmode={env('DATABASE_SSLMODE', default='require')}"
+
+
+DATABASES = {"default": env.db_url_config(_database_url())}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     # WAL lets the status endpoint read while a worker thread writes.
@@ -318,6 +332,19 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = True
 
 # --- Auth, i18n ------------------------------------------------------------
+# Log-in and admin log-in lockout (django-axes), per account and per address
+# (conversions.clientip: the Cloudflare-aware client IP, IPv6 by /64). The
+# counters are rows in the database, the one store every web process shares
+# in both the embedded default and production (the cache handler refuses
+# the embedded default's per-process memory cache).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_CLIENT_IP_CALLABLE = "conversions.clientip.client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.locked_out"
+AXES_SENSITIVE_PARAMETERS = ["password"]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/accounts/"
 LOGOUT_REDIRECT_URL = "/"
