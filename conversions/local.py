@@ -68,7 +68,14 @@ def convert_file(input_path, target_format, *, output=None, options=None):
         workdir = Path(workdir)
         source = workdir / f"source.{fmt}"
         shutil.copyfile(input_path, source)
-        ctx = ConversionContext(workdir=workdir, source_path=source, source_format=fmt, target_format=target, options=cleaned)
+        ctx = ConversionContext(
+            workdir=workdir,
+            source_path=source,
+            source_format=fmt,
+            target_format=target,
+            options=cleaned,
+            display_name=input_path.stem,
+        )
         t0 = time.monotonic()
         produced = Path(converter.convert(ctx) or ctx.output_path)
         seconds = time.monotonic() - t0

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from conversions import archives
+from conversions.converters.html_clean import clean_html_file
 from conversions.errors import BadRequest, ConversionFailed
 from conversions.lo_bridge import write_profile
 from conversions.office_bridge import BridgeUnavailable, manager
@@ -109,6 +110,8 @@ class OfficeJob:
 def office_convert(ctx, job):
     """Run one OfficeJob on the warm bridge, or cold if the bridge cannot start."""
     started = time.monotonic()
+    if job.load_filter.startswith("HTML"):
+        clean_html_file(job.src)
     try:
         reply = manager().convert(job.request(), on_tick=ctx.tick)
         path = "warm"

@@ -70,3 +70,65 @@ def test_metadata_cannot_name_a_cover_file(tmp_path):
     out, _, _ = convert(tmp_path, src, "md", "epub")
     with zipfile.ZipFile(out) as zf:
         assert not [n for n in zf.namelist() if "cover" in n.lower() and n.lower().endswith(".png")]
+
+
+# --- Tables (issue 14 item 1): a caption's empty short caption is a null the tree needs ----------
+
+TABLES = {
+    "md": "# Counts\n\n| Bird | Count |\n|------|-------|\n| Heron | 12 |\n| Egret | 7 |\n\n: Heron counts\n",
+    "rst": "Counts\n======\n\n.. table:: Heron counts\n\n   =====  =====\n   Bird   Count\n   =====  =====\n"
+    "   Heron  12\n   Egret  7\n   =====  =====\n",
+    "org": "* Counts\n\n#+CAPTION: Heron counts\n| Bird | Count |\n|------+-------|\n| Heron | 12 |\n| Egret | 7 |\n",
+    "html": "<html><head><title>Counts</title></head><body><table><caption>Heron counts</caption>"
+    "<tr><th>Bird</th><th>Count</th></tr><tr><td>Heron</td><td>12</td></tr><tr><td>Egret</td><td>7</td></tr>"
+    "</table></body></html>",
+}
+
+
+def table_pairs():
+    return [(s, t) for s in TABLES for t in registry.targets(s) if registry.find(s, t).name == "pandoc"]
+
+
+@pytest.mark.parametrize("source,target", table_pairs())
+def test_tables_convert_to_every_pandoc_target(tmp_path, office_bridge, source, target):
+    src = tmp_path / f"table.{source}"
+    src.write_text(TABLES[source])
+    out, _, _ = convert(tmp_path, src, source, target)
+    text = " ".join(text_of(out, target).split())
+    assert "Heron" in text and "Egret" in text and "12" in text, (source, target)
+
+
+@pytest.mark.parametrize("source", ["docx", "odt", "epub"])
+def test_tables_out_of_documents_to_markup(tmp_path, office_bridge, source):
+    md = tmp_path / "table.md"
+    md.write_text(TABLES["md"])
+    doc, _, _ = convert(tmp_path, md, "md", source)
+    targets = [t for t in registry.targets(source) if registry.find(source, t).name == "pandoc"]
+    assert {"md", "rst"} <= set(targets)
+    for target in targets:
+        out, _, _ = convert(tmp_path, doc, source, target)
+        assert "Egret" in " ".join(text_of(out, target).split()), (source, target)
+
+
+def test_table_pairs_cover_the_issue():
+    pairs = set(table_pairs())
+    for pair in [("md", "html"), ("md", "docx"), ("md", "pdf"), ("html", "md"), ("rst", "html"), ("org", "epub")]:
+        assert pair in pairs
+
+
+@pytest.mark.django_db
+def test_html_title_is_the_users_file_name(api, run_jobs):
+    from tests.builders import upload
+
+    with run_jobs():
+        resp = api.post(
+            "/api/v1/convert",
+            {"file": upload("Heron report.md", TABLES["md"].encode()), "targetFormat": "html"},
+            format="multipart",
+        )
+    assert resp.status_code == 202, resp.content
+    job_id = resp.json()["jobId"]
+    assert api.get(f"/api/v1/status/{job_id}").json()["status"] == "succeeded"
+    body = b"".join(api.get(f"/api/v1/download/{job_id}").streaming_content).decode()
+    assert "<title>Heron report</title>" in body
+    assert "source" not in body.split("<title>")[1].split("</title>")[0]
