@@ -199,6 +199,7 @@ _DRAMATIQ_MIDDLEWARE = [
     "dramatiq.middleware.Retries",
     "django_dramatiq.middleware.DbConnectionsMiddleware",
     "conversions.heartbeat.WorkerObservability",
+    "convertall.tracing.TracingMiddleware",  # trace context in each message; off unless OTEL_* is set
 ]
 if REDIS_URL:
     DRAMATIQ_BROKER = {
@@ -287,7 +288,7 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.JSONParser",
     ],
     "EXCEPTION_HANDLER": "conversions.errors.api_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "conversions.api.schema.ApiSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 # --- Limits of a public deployment ------------------------------------------------
@@ -313,6 +314,17 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # File fields become `format: binary` in request bodies (not the URL a response would carry).
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "conversions.api.schema.aliases_beside_twins",
+    ],
+    "TAGS": [
+        {"name": "Convert and filter", "description": "Upload a file; get a job to poll. `/api/...` paths are aliases of `/api/v1/...`."},
+        {"name": "Jobs", "description": "A job's status, its result, and deleting it; your jobs."},
+        {"name": "Catalog", "description": "What converts to what, with which options; the filter operations."},
+    ],
 }
 
 # --- Static files ----------------------------------------------------------
