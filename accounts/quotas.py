@@ -1,6 +1,6 @@
 """Quotas per kind of user (anonymous, signed-in, staff), from settings.QUOTAS.
 
-One service, called from the convert path (`conversions.services.job_create`)
+One service, called from the convert path (`conversions.jobs.services.job_create`)
 and the upload middleware, so the API and the pages enforce the same limits.
 Jobs per day count from 00:00 UTC; anonymous callers are counted by client IP.
 """

@@ -3,8 +3,10 @@ from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from . import services, storage
-from .models import Job, JobEvent, JobStatus
+from conversions.jobs import services
+
+from conversions.files import storage
+from conversions.models import Job, JobEvent, JobStatus
 
 
 class JobEventInline(admin.TabularInline):

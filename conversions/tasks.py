@@ -3,7 +3,7 @@
 import dramatiq
 from django.conf import settings
 
-from .errors import ConversionFailed
+from conversions.errors import ConversionFailed
 
 # The subprocess runner enforces each tool's own timeout; this is a backstop
 # (per queue: QUEUE_TIME_LIMITS, e.g. DOCUMENTS_TIME_LIMIT_SECONDS).
@@ -12,7 +12,7 @@ ACTOR_TIME_LIMIT_MS = 60 * 60 * 1000
 
 def _make_actor(queue):
     def run_job(job_id):
-        from .services import job_execute
+        from conversions.jobs.services import job_execute
 
         job_execute(job_id)
 

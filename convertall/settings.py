@@ -48,8 +48,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "conversions.logcontext.RequestIdMiddleware",
-    "conversions.probes.LivenessMiddleware",
+    "conversions.ops.logcontext.RequestIdMiddleware",
+    "conversions.ops.liveness.LivenessMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -58,7 +58,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "conversions.middleware.ApiCacheControlMiddleware",
+    "conversions.api.middleware.ApiCacheControlMiddleware",
     "accounts.middleware.UploadLimitMiddleware",
 ]
 
@@ -181,7 +181,7 @@ _DRAMATIQ_MIDDLEWARE = [
     "dramatiq.middleware.Callbacks",
     "dramatiq.middleware.Retries",
     "django_dramatiq.middleware.DbConnectionsMiddleware",
-    "conversions.heartbeat.WorkerObservability",
+    "conversions.ops.heartbeat.WorkerObservability",
 ]
 if REDIS_URL:
     DRAMATIQ_BROKER = {
@@ -228,7 +228,7 @@ RUNNER_MEMORY_MB = env.int("RUNNER_MEMORY_MB", default=2048)
 RUNNER_MAX_OUTPUT_MB = env.int("RUNNER_MAX_OUTPUT_MB", default=2048)
 RUNNER_NETWORK_ISOLATION = env.bool("RUNNER_NETWORK_ISOLATION", default=True)
 
-# --- Documents: the warm LibreOffice bridge (conversions/office_bridge.py).
+# --- Documents: the warm LibreOffice bridge (conversions/documents/office_bridge.py).
 OFFICE_PYTHON = env("OFFICE_PYTHON", default="/usr/bin/python3")  # the Python that imports uno
 OFFICE_BRIDGE_RESTART_AFTER = env.int("OFFICE_BRIDGE_RESTART_AFTER", default=50)
 OFFICE_BRIDGE_TIMEOUT_SECONDS = env.float("OFFICE_BRIDGE_TIMEOUT_SECONDS", default=120)
@@ -249,7 +249,7 @@ MEDIA_PROBE_TIMEOUT_SECONDS = env.int("MEDIA_PROBE_TIMEOUT_SECONDS", default=30)
 MEDIA_MEMORY_MB = env.int("MEDIA_MEMORY_MB", default=4096)
 
 # Uploads always go to a temporary file: never read whole into memory.
-FILE_UPLOAD_HANDLERS = ["conversions.uploads.LimitedUploadHandler"]
+FILE_UPLOAD_HANDLERS = ["conversions.files.uploads.LimitedUploadHandler"]
 FILE_UPLOAD_TEMP_DIR = env("FILE_UPLOAD_TEMP_DIR", default=None)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
@@ -335,10 +335,10 @@ LOG_FORMAT = env("LOG_FORMAT", default="json" if PRODUCTION else "plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"context": {"()": "conversions.logcontext.ContextFilter"}},
+    "filters": {"context": {"()": "conversions.ops.logcontext.ContextFilter"}},
     "formatters": {
-        "plain": {"()": "conversions.logcontext.PlainFormatter", "format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-        "json": {"()": "conversions.logcontext.JsonFormatter"},
+        "plain": {"()": "conversions.ops.logcontext.PlainFormatter", "format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "conversions.ops.logcontext.JsonFormatter"},
     },
     "handlers": {
         "console": {

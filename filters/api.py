@@ -6,11 +6,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from conversions.api.throttles import SubmitThrottle
-from conversions.clientip import client_ip
-from conversions.selectors import job_status_payload, public_payload
+from conversions.web.clientip import client_ip
+from conversions.jobs.selectors import job_status_payload, public_payload
 
-from .services import filter_job_create, parse_wait, wait_for_job
-from .vocabulary import MAX_OPERATIONS, operations
+from filters.services import filter_job_create, parse_wait, wait_for_job
+from filters.vocabulary import MAX_OPERATIONS, operations
 
 WAIT_PARAM = OpenApiParameter(
     "wait", float, description="Wait up to N seconds (at most 60): 200 with the finished job, else 202."

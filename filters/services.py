@@ -13,14 +13,22 @@ import time
 
 from django.db import transaction
 
-from conversions import admission, formats, metrics, sniff, storage
-from conversions.context import ConversionContext
+from conversions.jobs import admission
+
+from conversions.engine import formats
+
+from conversions.ops import metrics
+
+from conversions.engine import sniff
+
+from conversions.files import storage
+from conversions.engine.context import ConversionContext
 from conversions.errors import BadRequest, ConversionFailed, TransientError, UnsupportedType
 from conversions.models import ACTIVE_STATUSES, Job
 
-from . import cache
-from .pipeline import filter_sources, output_format, run_chain
-from .vocabulary import OperationError, clean_operations, family_of, parse_operations
+from conversions.jobs import result_cache as cache
+from filters.pipeline import filter_sources, output_format, run_chain
+from filters.vocabulary import OperationError, clean_operations, family_of, parse_operations
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +61,7 @@ def _identify(uploads):
 def filter_job_create(*, uploads, operations, target_format="", owner=None, session_key="", client_ip=None,
                       use_cache=True):
     """Validate uploads and operations, then store and enqueue a filter job (or reuse a result)."""
-    from conversions.services import event, job_enqueue
+    from conversions.jobs.services import event, job_enqueue
 
     _enforce_quota(owner, client_ip, session_key)
     uploads = [u for u in uploads if u is not None]

@@ -13,7 +13,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from conversions import formats
+from conversions.engine import formats
 from conversions.errors import BadRequest
 
 FAMILIES = ("image", "audio", "video", "pdf")
@@ -171,7 +171,7 @@ _loaded = []
 def _load():
     if not _loaded:
         _loaded.append(True)
-        from . import av_ops, image_ops, pdf_ops  # noqa: F401  (register their operations)
+        from filters import av_ops, image_ops, pdf_ops  # noqa: F401  (register their operations)
 
 
 def parse_operations(raw):

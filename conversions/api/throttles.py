@@ -2,7 +2,7 @@ import logging
 
 from rest_framework.throttling import SimpleRateThrottle
 
-from ..clientip import client_ip
+from conversions.web.clientip import client_ip
 
 logger = logging.getLogger(__name__)
 

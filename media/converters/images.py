@@ -11,9 +11,9 @@ from django.conf import settings
 from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
 from conversions.errors import ConversionFailed
-from conversions.registry import Converter, Option, register
+from conversions.engine.registry import Converter, Option, register
 
-from . import svgsize
+from media.images import svgsize
 
 logger = logging.getLogger(__name__)
 
