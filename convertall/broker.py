@@ -11,9 +11,11 @@ import threading
 import dramatiq
 from django.conf import settings
 
+from conversions.engine.registry import FAMILIES
+
 logger = logging.getLogger(__name__)
 
-QUEUES = ("documents", "media", "filters")
+QUEUES = FAMILIES  # one queue per converter family
 
 _embedded = {"worker": None}
 _lock = threading.Lock()

@@ -210,6 +210,8 @@ UPLOAD_RETENTION_HOURS = env.int("UPLOAD_RETENTION_HOURS", default=24)
 OUTPUT_RETENTION_HOURS = env.int("OUTPUT_RETENTION_HOURS", default=48)
 
 # Test/bench-only converter modules (tests/e2e/slow_converter.py); empty in production.
+# Catalog and converter pages: how long a CDN and browsers may keep them.
+PAGE_CACHE_SECONDS = env.int("PAGE_CACHE_SECONDS", default=600)
 EXTRA_CONVERTER_MODULES = env.list("EXTRA_CONVERTER_MODULES", default=[])
 
 # --- Scheduler (`manage.py scheduler`) ------------------------------------------

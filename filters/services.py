@@ -154,7 +154,9 @@ def run_filter_job(job, workdir):
         except FileNotFoundError:
             raise ConversionFailed("The uploaded file is no longer stored; upload it again.", code="source_missing") from None
         except OSError as exc:
-            raise TransientError(f"Could not read the upload: {exc}") from exc
+            # The OS error names server paths: log it, tell the user something they can use.
+            logger.warning("reading the upload failed job=%s: %s", job.pk, exc)
+            raise TransientError("The uploaded file could not be read from storage.") from exc
         sources.append(path)
     ctx = ConversionContext(
         workdir=workdir, source_path=sources[0], source_format=job.source_format,

@@ -185,7 +185,7 @@ def step(ctx, percent):
 def _timeout():
     from django.conf import settings
 
-    return getattr(settings, "OFFICE_BRIDGE_TIMEOUT_SECONDS", 120)
+    return settings.OFFICE_BRIDGE_TIMEOUT_SECONDS
 
 
 @register

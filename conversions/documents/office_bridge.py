@@ -49,10 +49,6 @@ class BridgeBroken(Exception):
         self.code = code
 
 
-def _setting(name, default):
-    return getattr(settings, name, default)
-
-
 class BridgeProcess:
     """One running helper (and its soffice), spoken to in JSON lines."""
 
@@ -61,10 +57,10 @@ class BridgeProcess:
         self.log_path = self.dir / "bridge.log"
         self.uses = 0
         self._buf = b""
-        python = _setting("OFFICE_PYTHON", "/usr/bin/python3")
+        python = settings.OFFICE_PYTHON
         argv = [*runner._network_isolation_prefix(), *self._limits(), python, "-I", str(HELPER), str(self.dir)]
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(self.dir), "LANG": "C.UTF-8",
-               "LO_BRIDGE_START_TIMEOUT": str(_setting("OFFICE_BRIDGE_START_SECONDS", 60))}  # fmt: skip
+               "LO_BRIDGE_START_TIMEOUT": str(settings.OFFICE_BRIDGE_START_SECONDS)}  # fmt: skip
         started = time.monotonic()
         try:
             with open(self.log_path, "wb") as log:
@@ -76,7 +72,7 @@ class BridgeProcess:
             shutil.rmtree(self.dir, ignore_errors=True)
             raise BridgeUnavailable(f"cannot run {python}: {exc}") from exc
         try:
-            hello = self._read(time.monotonic() + _setting("OFFICE_BRIDGE_START_SECONDS", 60) + 5, None)
+            hello = self._read(time.monotonic() + settings.OFFICE_BRIDGE_START_SECONDS + 5, None)
         except BridgeBroken as exc:
             self.kill()
             raise BridgeUnavailable(str(exc)) from exc
@@ -88,7 +84,7 @@ class BridgeProcess:
 
     @staticmethod
     def _limits():
-        mb = _setting("OFFICE_BRIDGE_MEMORY_MB", 3072)
+        mb = settings.OFFICE_BRIDGE_MEMORY_MB
         return ["prlimit", "--core=0", f"--as={int(mb) * 1024 * 1024}", "--"] if mb else ["prlimit", "--core=0", "--"]
 
     def call(self, request, timeout, on_tick=None):
@@ -194,7 +190,7 @@ class OfficeManager:
         Raises BridgeUnavailable (caller falls back to a cold soffice) or
         ConversionFailed (code "timeout" or "office_crashed") when the retry broke too.
         """
-        timeout = timeout or _setting("OFFICE_BRIDGE_TIMEOUT_SECONDS", 120)
+        timeout = timeout or settings.OFFICE_BRIDGE_TIMEOUT_SECONDS
         self._acquire(on_tick)
         try:
             for attempt in (1, 2):
@@ -214,7 +210,7 @@ class OfficeManager:
                     bridge.kill()
                     raise
                 self.calls += 1
-                if bridge.uses >= _setting("OFFICE_BRIDGE_RESTART_AFTER", 50):
+                if bridge.uses >= settings.OFFICE_BRIDGE_RESTART_AFTER:
                     logger.info("office bridge restarting after %s conversions", bridge.uses)
                     self._discard()
                 return reply

@@ -98,7 +98,7 @@ def _check_name(info, label):
 
 def _limits():
     return {
-        "bytes": getattr(settings, "ARCHIVE_MAX_UNCOMPRESSED_MB", 512) * 2**20,
-        "ratio": getattr(settings, "ARCHIVE_MAX_RATIO", 200),
-        "entries": getattr(settings, "ARCHIVE_MAX_ENTRIES", 10000),
+        "bytes": settings.ARCHIVE_MAX_UNCOMPRESSED_MB * 2**20,
+        "ratio": settings.ARCHIVE_MAX_RATIO,
+        "entries": settings.ARCHIVE_MAX_ENTRIES,
     }

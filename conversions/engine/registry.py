@@ -137,7 +137,7 @@ class Registry:
         from django.conf import settings
 
         # EXTRA_CONVERTER_MODULES: test/bench-only converters, never set in production.
-        for module in CONVERTER_MODULES + list(getattr(settings, "EXTRA_CONVERTER_MODULES", [])):
+        for module in CONVERTER_MODULES + list(settings.EXTRA_CONVERTER_MODULES):
             try:
                 importlib.import_module(module)
             except ModuleNotFoundError as exc:

@@ -317,6 +317,33 @@ def _retry_or_fail(job, exc):
 # --- Canceling and purging ----------------------------------------------------
 
 
+def job_retry(job, *, by):
+    """Send a failed or stuck job round again, attempts reset (the admin's retry)."""
+    if not job.source_key or job.status not in (JobStatus.FAILED, JobStatus.QUEUED):
+        return False
+    if not Job.objects.filter(pk=job.pk, status=job.status).update(
+        status=JobStatus.QUEUED, error_code="", error_message="", attempts=0, finished_at=None
+    ):
+        return False
+    event(job.pk, "retry", f"retried by {by}")
+    job_changed(job.pk)
+    job_enqueue(job)
+    return True
+
+
+def jobs_claim_for_user(*, user, session_key):
+    """A browser's anonymous jobs join the account it signs in to; their cached status follows."""
+    if not session_key:
+        return 0
+    ids = list(Job.objects.filter(owner__isnull=True, session_key=session_key).values_list("pk", flat=True))
+    moved = Job.objects.filter(pk__in=ids, owner__isnull=True).update(owner=user, session_key="")
+    for job_id in ids:
+        job_changed(job_id)  # the cached copy still says "anyone with the id"
+    if moved:
+        logger.info("anonymous jobs claimed user=%s jobs=%s", user.pk, moved)
+    return moved
+
+
 def job_delete(job):
     """Cancel a job that is still active; delete its files now either way."""
     now = timezone.now()

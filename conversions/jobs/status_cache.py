@@ -6,6 +6,7 @@ database.
 """
 
 import json
+import logging
 
 from django.conf import settings
 from django.core.cache import cache
@@ -13,6 +14,8 @@ from django.core.cache import cache
 TTL_SECONDS = 60
 _REDIS_CACHE = "django.core.cache.backends.redis.RedisCache"
 _clients = {}
+
+logger = logging.getLogger(__name__)
 
 
 def _key(job_id):
@@ -58,6 +61,7 @@ def job_changed(job_or_id, fresh=False):
     try:
         _set(job.pk, job_status_payload(job))
     except Exception:  # a cache outage must never fail a job
+        logger.warning("status cache: could not store job=%s", job.pk, exc_info=True)
         cache_delete(job.pk)
 
 
@@ -68,15 +72,16 @@ def cached_status(job_id):
             return cache.get(_key(job_id))
         raw = client.get(_key(job_id))
         return json.loads(raw) if raw else None
-    except Exception:
+    except Exception:  # the database answers instead
+        logger.warning("status cache: could not read job=%s", job_id, exc_info=True)
         return None
 
 
 def remember(job_id, payload):
     try:
         _set(job_id, payload)
-    except Exception:
-        pass
+    except Exception:  # the next read falls back to the database
+        logger.warning("status cache: could not store job=%s", job_id, exc_info=True)
 
 
 def cache_delete(job_id):
@@ -86,5 +91,5 @@ def cache_delete(job_id):
             cache.delete(_key(job_id))
         else:
             client.delete(_key(job_id))
-    except Exception:
-        pass
+    except Exception:  # entries expire on their own within the cache's TTL
+        logger.warning("status cache: could not drop job=%s", job_id, exc_info=True)

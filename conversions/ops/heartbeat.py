@@ -24,12 +24,13 @@ import time
 from django.conf import settings
 from dramatiq.middleware import Middleware
 
+from conversions.engine.registry import FAMILIES
 from conversions.ops import logcontext
 
 logger = logging.getLogger(__name__)
 
 KEY_PREFIX = "convertall:workers"
-QUEUES = ("documents", "media", "filters")
+QUEUES = FAMILIES  # one queue per converter family
 
 
 def _client():

@@ -17,7 +17,7 @@ from conversions.web import filter_pages
 from conversions.web import pages
 from conversions.errors import json_error
 
-PAGE_MAX_AGE = getattr(settings, "PAGE_CACHE_SECONDS", 600)
+PAGE_MAX_AGE = settings.PAGE_CACHE_SECONDS
 public_page = cache_control(public=True, max_age=PAGE_MAX_AGE)
 
 

@@ -343,3 +343,22 @@ def test_a_real_dramatiq_worker_retries_a_transient_failure(api):
     assert job.attempts == 2
     assert kinds(job) == ["created", "started", "retry", "started", "succeeded"]
     assert output_files(job) == ["result.webp"]
+
+
+@pytest.mark.django_db
+def test_a_filter_job_storage_failure_names_no_server_path(api, settings):
+    """The convert path kept server paths out of storage errors; the filter path drifted (issue 11)."""
+    settings.JOB_MAX_ATTEMPTS = 1
+    resp = api.post(
+        "/api/v1/filter",
+        {"file": upload("photo.png", image_bytes("PNG")), "operations": '[{"op": "grayscale"}]', "targetFormat": "png"},
+        format="multipart",
+    )
+    assert resp.status_code == 202, resp.content
+    job = Job.objects.get(pk=resp.json()["jobId"])
+    break_upload(job)
+    assert services.job_execute(str(job.pk)) is None
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED and job.error_code == "transient_error"
+    assert "could not be read from storage" in job.error_message
+    assert "/" not in job.error_message

@@ -46,3 +46,21 @@ def test_locmem_cache_is_used_without_redis(settings):
     job_id = uuid.uuid4()
     status_cache.remember(job_id, {"status": "queued"})
     assert status_cache.cached_status(job_id) == {"status": "queued"}
+
+
+def test_a_redis_outage_is_logged_not_swallowed(settings, caplog):
+    """Nothing fails, the database answers, and the log says why (it once said nothing)."""
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
+    }
+    status_cache._clients.clear()
+    job_id = uuid.uuid4()
+    with caplog.at_level("WARNING", logger="conversions.jobs.status_cache"):
+        status_cache.remember(job_id, {"jobId": str(job_id)})
+        assert status_cache.cached_status(job_id) is None
+        status_cache.cache_delete(job_id)
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("could not store" in m for m in messages)
+    assert any("could not read" in m for m in messages)
+    assert any("could not drop" in m for m in messages)
+    status_cache._clients.clear()
