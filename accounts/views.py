@@ -10,7 +10,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from conversions.web.clientip import client_ip
-
 from accounts import keys, quotas
 from accounts.services import claim_browser_jobs
 from accounts.forms import ApiKeyForm, SignUpForm

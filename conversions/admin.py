@@ -4,7 +4,6 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from conversions.jobs import services
-
 from conversions.files import storage
 from conversions.models import Job, JobEvent, JobStatus
 

@@ -1,7 +1,6 @@
 from django.urls import path
 
 from conversions.web import job_views
-
 from conversions.web import views
 
 urlpatterns = [

@@ -204,6 +204,9 @@ EMBEDDED_WORKER_THREADS = env.int("EMBEDDED_WORKER_THREADS", default=4)
 MAX_UPLOAD_BYTES = env.int("MAX_UPLOAD_BYTES", default=500 * 1024 * 1024)
 MAX_IMAGE_PIXELS = env.int("MAX_IMAGE_PIXELS", default=50_000_000)
 JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", default=3)
+# Per job: bytes under its work dir (pages and zips included) and pixels decoded or drawn; 0: none.
+JOB_MAX_DISK_MB = env.int("JOB_MAX_DISK_MB", default=4096)
+JOB_MAX_PIXELS = env.int("JOB_MAX_PIXELS", default=2_000_000_000)
 JOB_LEASE_SECONDS = env.int("JOB_LEASE_SECONDS", default=60)
 REQUEUE_AFTER_SECONDS = env.int("REQUEUE_AFTER_SECONDS", default=120)
 UPLOAD_RETENTION_HOURS = env.int("UPLOAD_RETENTION_HOURS", default=24)
@@ -361,6 +364,9 @@ METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1/32", "
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
 # Workers write a Redis key per queue this often (TTL three times as long).
 WORKER_HEARTBEAT_SECONDS = env.float("WORKER_HEARTBEAT_SECONDS", default=5.0)
+# The scheduler writes queue depth, oldest job age and job outcomes as CloudWatch
+# embedded-metric-format lines every minute (conversions/ops/emf.py): on in production.
+CLOUDWATCH_EMF = env.bool("CLOUDWATCH_EMF", default=PRODUCTION)
 # /api/v1/health fails when a queue has no live worker (Redis broker only).
 HEALTH_REQUIRE_WORKERS = env.bool("HEALTH_REQUIRE_WORKERS", default=True)
 

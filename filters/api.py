@@ -8,7 +8,6 @@ from rest_framework.views import APIView
 from conversions.api.throttles import SubmitThrottle
 from conversions.web.clientip import client_ip
 from conversions.jobs.selectors import job_status_payload, public_payload
-
 from filters.services import filter_job_create, parse_wait, wait_for_job
 from filters.vocabulary import MAX_OPERATIONS, operations
 

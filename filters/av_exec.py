@@ -11,7 +11,6 @@ import re
 
 from conversions.engine import formats
 from conversions.errors import ConversionFailed
-
 from filters.av_ops import Loudnorm
 
 logger = logging.getLogger(__name__)

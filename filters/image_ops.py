@@ -14,7 +14,6 @@ import pyvips
 from django.conf import settings
 
 from conversions.errors import ConversionFailed
-
 from filters.vocabulary import Operation, OperationError, Param, check_resize_box, register
 
 logger = logging.getLogger(__name__)

@@ -11,7 +11,6 @@ import time
 
 from conversions.engine import formats
 from conversions.errors import BadRequest
-
 from filters import av_exec, image_exec, pdf_exec
 from filters.vocabulary import family_of
 

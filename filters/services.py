@@ -14,18 +14,13 @@ import time
 from django.db import transaction
 
 from conversions.jobs import admission
-
 from conversions.engine import formats
-
 from conversions.ops import metrics
-
 from conversions.engine import sniff
-
 from conversions.files import storage
 from conversions.engine.context import ConversionContext
 from conversions.errors import BadRequest, ConversionFailed, TransientError, UnsupportedType
 from conversions.models import ACTIVE_STATUSES, Job
-
 from conversions.jobs import result_cache as cache
 from filters.pipeline import filter_sources, output_format, run_chain
 from filters.vocabulary import OperationError, clean_operations, family_of, parse_operations
@@ -144,7 +139,7 @@ def plan_for_convert(target, operations):
 # --- Running ------------------------------------------------------------------
 
 
-def run_filter_job(job, workdir):
+def run_filter_job(job, workdir, budget=None):
     """The filter counterpart of services._convert: (seconds, output path, output format)."""
     sources = []
     for n, key in enumerate(job.source_keys or [job.source_key], start=1):
@@ -160,7 +155,7 @@ def run_filter_job(job, workdir):
         sources.append(path)
     ctx = ConversionContext(
         workdir=workdir, source_path=sources[0], source_format=job.source_format,
-        target_format=job.target_format, options=job.options, job_id=job.id,
+        target_format=job.target_format, options=job.options, job_id=job.id, budget=budget,
     )
     started = time.monotonic()
     out, out_fmt = run_chain(ctx, sources, job.source_format, job.target_format, job.operations)

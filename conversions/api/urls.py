@@ -1,7 +1,6 @@
 from django.urls import path
 
 from filters.api import FilterView, OperationsView
-
 from conversions.api import views
 
 urlpatterns = [

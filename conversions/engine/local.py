@@ -15,7 +15,6 @@ from pathlib import Path
 from django.conf import settings
 
 from conversions.engine import formats
-
 from conversions.engine import sniff
 from conversions.engine.context import ConversionContext
 from conversions.errors import BadRequest, ConversionFailed

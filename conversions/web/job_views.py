@@ -19,7 +19,6 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from conversions.web import filter_pages
-
 from conversions.web import pages
 from conversions.api.throttles import SubmitThrottle
 from conversions.web.clientip import client_ip

@@ -13,7 +13,6 @@ from django.urls import reverse
 from django.views.decorators.cache import cache_control
 
 from conversions.web import filter_pages
-
 from conversions.web import pages
 from conversions.errors import json_error
 

@@ -12,7 +12,6 @@ from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
 from conversions.errors import ConversionFailed
 from conversions.engine.registry import Converter, Option, register
-
 from media.images import svgsize
 
 logger = logging.getLogger(__name__)

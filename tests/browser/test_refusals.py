@@ -9,7 +9,7 @@ import pytest
 
 from tests.builders import image_bytes
 
-from .conftest import run_site
+from tests.browser.conftest import run_site
 
 pytestmark = pytest.mark.slow
 

@@ -3,7 +3,6 @@
 import pytest
 
 from conversions.files import s3io
-
 from conversions.files import storage
 from tests.builders import upload
 

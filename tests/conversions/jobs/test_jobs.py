@@ -10,9 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from conversions.jobs import reconcile
-
 from conversions.jobs import services
-
 from conversions.files import storage
 from conversions.errors import TransientError
 from conversions.models import Job, JobStatus

@@ -14,7 +14,6 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from conversions.jobs import maintenance
-
 from conversions.files import storage
 from conversions.models import Job, JobStatus
 from tests import services

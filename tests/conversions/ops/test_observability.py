@@ -9,9 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from conversions.ops import heartbeat
-
 from conversions.ops import logcontext
-
 from conversions.ops import metrics
 from conversions.models import Job
 from tests import services

@@ -7,7 +7,6 @@ import time
 import pytest
 
 from conversions.engine import sniff
-
 from conversions.files import storage
 from conversions.errors import ConversionFailed
 from conversions.models import Job

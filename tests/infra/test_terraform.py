@@ -1,0 +1,32 @@
+"""terraform fmt, init (offline, no backend) and validate over every root module."""
+
+import subprocess
+
+import pytest
+
+from tests.infra import terraform
+from tests.infra.hcl import INFRA
+
+
+def test_fmt_is_clean():
+    exe = terraform.require_terraform()
+    result = subprocess.run([exe, "fmt", "-check", "-recursive", "-diff", "-no-color", str(INFRA)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("root", terraform.AWS_ROOTS)
+def test_init_and_validate(tf_workspace, root):
+    init = tf_workspace.run(root, "init", "-backend=false", "-input=false")
+    assert init.returncode == 0, init.stdout + init.stderr
+    validate = tf_workspace.run(root, "validate")
+    assert validate.returncode == 0, validate.stdout + validate.stderr
+    assert "The configuration is valid" in validate.stdout
+
+
+def test_aws_roots_use_no_other_provider():
+    """The mirror holds hashicorp/aws only; `random` and friends would fail init here (and in CI)."""
+    for root in [*terraform.AWS_ROOTS, "modules/network"]:
+        for tf in (INFRA / root).glob("*.tf"):
+            text = tf.read_text()
+            for other in ("hashicorp/random", "hashicorp/tls", "hashicorp/null", "hashicorp/local", "random_password"):
+                assert other not in text, f"{tf.relative_to(INFRA)} uses {other}"
