@@ -46,6 +46,7 @@ image-check: ## build the image on a Debian base bootstrapped here (podman, mmde
 
 check-deploy: python-deps ## Django's deployment checks with the production settings (a throwaway SECRET_KEY unless one is set)
 	DJANGO_ENV=production SECRET_KEY="$${SECRET_KEY:-$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')}" \
+	  EMAIL_BACKEND="$${EMAIL_BACKEND:-django.core.mail.backends.smtp.EmailBackend}" \
 	  $(PY) manage.py check --deploy
 
 bench: deps system-bench-deps ## benchmarks; prints figures and writes bench/RESULTS.md

@@ -31,12 +31,6 @@ MAX_WAIT_SECONDS = 60
 MAX_FILES = 20
 
 
-def _enforce_quota(owner, client_ip, session_key):
-    from accounts.quotas import enforce
-
-    enforce(user=owner, client_ip=client_ip, session_key=session_key)  # 429 before any work
-
-
 def _identify(uploads):
     """Sniff every upload; they must all be the same format family."""
     found = []
@@ -57,8 +51,9 @@ def filter_job_create(*, uploads, operations, target_format="", owner=None, sess
                       use_cache=True):
     """Validate uploads and operations, then store and enqueue a filter job (or reuse a result)."""
     from conversions.jobs.services import event, job_enqueue
+    from accounts.quotas import admitted, enforce
 
-    _enforce_quota(owner, client_ip, session_key)
+    enforce(user=owner, client_ip=client_ip, session_key=session_key)  # early 429, before any work
     uploads = [u for u in uploads if u is not None]
     if not uploads:
         raise BadRequest("Attach the file to filter as the multipart field 'file'.", code="missing_file")
@@ -98,7 +93,7 @@ def filter_job_create(*, uploads, operations, target_format="", owner=None, sess
         for key, upload in zip(job.source_keys, uploads):
             storage.save_file(storage.uploads(), key, upload)
             stored.append(key)
-        with transaction.atomic():
+        with admitted(job):  # the quotas, counted and kept atomically with this insert
             job.save(force_insert=True)
             names = ",".join(o["op"] for o in ops)
             event(job.id, "created", f"{fmt} -> {out_fmt}: {names} ({job.source_size} bytes)", operations=names)

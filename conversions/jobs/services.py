@@ -62,9 +62,9 @@ def job_create(
     """Validate an upload, store it and enqueue its job once the row is committed."""
     from conversions.jobs import result_cache
     from filters.services import plan_for_convert
-    from accounts.quotas import enforce
+    from accounts.quotas import admitted, enforce
 
-    enforce(user=owner, client_ip=client_ip, session_key=session_key)  # 429 before any work
+    enforce(user=owner, client_ip=client_ip, session_key=session_key)  # early 429, before any work
     if upload is None:
         raise BadRequest("Attach the file to convert as the multipart field 'file'.", code="missing_file")
     if upload.size == 0:
@@ -98,7 +98,7 @@ def job_create(
     # Storage first, outside any transaction: a row never points at a missing file.
     storage.save_file(storage.uploads(), job.source_key, upload)
     try:
-        with transaction.atomic():
+        with admitted(job):  # the quotas, counted and kept atomically with this insert
             job.save(force_insert=True)
             event(job.id, "created", f"{fmt} -> {target} ({upload.size} bytes)", converter=converter.name)
             transaction.on_commit(lambda: job_enqueue(job))

@@ -5,7 +5,7 @@ import subprocess
 import pytest
 
 from tests.infra import terraform
-from tests.infra.hcl import INFRA
+from tests.infra.hcl import INFRA, module
 
 
 def test_fmt_is_clean():
@@ -26,7 +26,10 @@ def test_init_and_validate(tf_workspace, root):
 def test_aws_roots_use_no_other_provider():
     """The mirror holds hashicorp/aws only; `random` and friends would fail init here (and in CI)."""
     for root in [*terraform.AWS_ROOTS, "modules/network"]:
-        for tf in (INFRA / root).glob("*.tf"):
-            text = tf.read_text()
-            for other in ("hashicorp/random", "hashicorp/tls", "hashicorp/null", "hashicorp/local", "random_password"):
-                assert other not in text, f"{tf.relative_to(INFRA)} uses {other}"
+        mod = module(root)
+        for block in mod.terraform:
+            for providers in block.get("required_providers", []):
+                assert set(providers) == {"aws"}, root
+                assert providers["aws"]["source"] == "hashicorp/aws", root
+        kinds = [*mod.resources, *mod.data]
+        assert kinds and all(k.startswith("aws_") or k == "terraform_remote_state" for k in kinds), (root, kinds)
