@@ -6,6 +6,7 @@ with worker threads inside the web process.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -42,6 +43,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_dramatiq",
+    "axes",
     "conversions",
     "media",
     "filters",
@@ -63,6 +65,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "conversions.api.middleware.ApiCacheControlMiddleware",
     "accounts.middleware.UploadLimitMiddleware",
+    # Last, as django-axes asks: it turns a locked-out log-in into accounts.lockout's 429.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "convertall.urls"
@@ -284,7 +288,7 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.JSONParser",
     ],
     "EXCEPTION_HANDLER": "conversions.errors.api_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "conversions.api.schema.ApiSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 # --- Limits of a public deployment ------------------------------------------------
@@ -310,6 +314,17 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # File fields become `format: binary` in request bodies (not the URL a response would carry).
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "conversions.api.schema.aliases_beside_twins",
+    ],
+    "TAGS": [
+        {"name": "Convert and filter", "description": "Upload a file; get a job to poll. `/api/...` paths are aliases of `/api/v1/...`."},
+        {"name": "Jobs", "description": "A job's status, its result, and deleting it; your jobs."},
+        {"name": "Catalog", "description": "What converts to what, with which options; the filter operations."},
+    ],
 }
 
 # --- Static files ----------------------------------------------------------
@@ -319,6 +334,19 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = True
 
 # --- Auth, i18n ------------------------------------------------------------
+# Log-in and admin log-in lockout (django-axes), per account and per address
+# (conversions.web.clientip: the Cloudflare-aware client IP, IPv6 by /64). The
+# counters are rows in the database, the one store every web process shares
+# in both the embedded default and production (the cache handler refuses
+# the embedded default's per-process memory cache).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_CLIENT_IP_CALLABLE = "conversions.web.clientip.client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.locked_out"
+AXES_SENSITIVE_PARAMETERS = ["password"]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/accounts/"
 LOGOUT_REDIRECT_URL = "/"
