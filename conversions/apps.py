@@ -7,3 +7,8 @@ class ConversionsConfig(AppConfig):
 
     def ready(self):
         from conversions import checks  # noqa: F401  (registers the system checks)
+
+        # Before the web handler loads its middleware, before a worker's first query.
+        from convertall import tracing
+
+        tracing.setup()

@@ -198,6 +198,7 @@ _DRAMATIQ_MIDDLEWARE = [
     "dramatiq.middleware.Retries",
     "django_dramatiq.middleware.DbConnectionsMiddleware",
     "conversions.ops.heartbeat.WorkerObservability",
+    "convertall.tracing.TracingMiddleware",  # trace context in each message; off unless OTEL_* is set
 ]
 if REDIS_URL:
     DRAMATIQ_BROKER = {

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from convertall.tracing import tool_span
 from conversions.engine import runner
 from conversions.errors import Canceled, ConversionFailed
 
@@ -184,6 +185,7 @@ class OfficeManager:
         self.starts = 0
         self.calls = 0  # answered by a warm bridge (the cold fallback does not count)
 
+    @tool_span("libreoffice")
     def convert(self, request, *, timeout=None, on_tick=None):
         """Send one conversion; retried once on a fresh bridge after a crash or hang.
 
