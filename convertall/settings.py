@@ -348,6 +348,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=1
 AXES_CLIENT_IP_CALLABLE = "conversions.web.clientip.client_ip"
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.locked_out"
 AXES_SENSITIVE_PARAMETERS = ["password"]
+AXES_VERBOSE = False  # its start-up banner went to stdout, into `manage.py convert` output
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/accounts/"
 LOGOUT_REDIRECT_URL = "/"
