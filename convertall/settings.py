@@ -219,7 +219,8 @@ EMBEDDED_WORKER_THREADS = env.int("EMBEDDED_WORKER_THREADS", default=4)
 
 # --- Jobs and limits -------------------------------------------------------
 MAX_UPLOAD_BYTES = env.int("MAX_UPLOAD_BYTES", default=500 * 1024 * 1024)
-MAX_IMAGE_PIXELS = env.int("MAX_IMAGE_PIXELS", default=50_000_000)
+# 210 MP: the 200 MP photos of today's phones (16320x12240) pass; absurd headers do not.
+MAX_IMAGE_PIXELS = env.int("MAX_IMAGE_PIXELS", default=210_000_000)
 JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", default=3)
 # Per job: bytes under its work dir (pages and zips included) and pixels decoded or drawn; 0: none.
 JOB_MAX_DISK_MB = env.int("JOB_MAX_DISK_MB", default=4096)
@@ -249,6 +250,9 @@ RUNNER_TIMEOUT_SECONDS = env.int("RUNNER_TIMEOUT_SECONDS", default=300)
 RUNNER_MEMORY_MB = env.int("RUNNER_MEMORY_MB", default=2048)
 RUNNER_MAX_OUTPUT_MB = env.int("RUNNER_MAX_OUTPUT_MB", default=2048)
 RUNNER_NETWORK_ISOLATION = env.bool("RUNNER_NETWORK_ISOLATION", default=True)
+# The budget of one decoder child (conversions/decoders.py): images, PDFs, zips.
+DECODER_MEMORY_MB = env.int("DECODER_MEMORY_MB", default=3072)
+DECODER_TIMEOUT_SECONDS = env.int("DECODER_TIMEOUT_SECONDS", default=300)
 
 # --- Documents: the warm LibreOffice bridge (conversions/documents/office_bridge.py).
 OFFICE_PYTHON = env("OFFICE_PYTHON", default="/usr/bin/python3")  # the Python that imports uno
