@@ -56,6 +56,7 @@ MIDDLEWARE = [
     "conversions.ops.logcontext.RequestIdMiddleware",
     "conversions.ops.liveness.LivenessMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "conversions.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -339,6 +340,8 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = True
 
 # --- Auth, i18n ------------------------------------------------------------
+# Pages carry a Content-Security-Policy (conversions/csp.py); 1 only reports violations.
+CSP_REPORT_ONLY = env.bool("CSP_REPORT_ONLY", default=False)
 # Log-in and admin log-in lockout (django-axes), per account and per address
 # (conversions.web.clientip: the Cloudflare-aware client IP, IPv6 by /64). The
 # counters are rows in the database, the one store every web process shares

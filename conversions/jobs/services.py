@@ -350,10 +350,12 @@ def _retention_hours(job):
 
 
 def _fail(job, code, message):
+    """End the job `failed`; the user sees `message` without server paths or tool versions (the event keeps it whole)."""
     now = timezone.now()
     done = Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING, attempts=job.attempts).update(
-        status=JobStatus.FAILED, error_code=code, error_message=message, finished_at=now, lease_until=None, updated_at=now
-    )
+        status=JobStatus.FAILED, error_code=code, error_message=failures.public_message(message),
+        finished_at=now, lease_until=None, updated_at=now,
+    )  # fmt: skip
     if done:
         logger.info("job failed job=%s family=%s code=%s", job.pk, job.family, code)
         event(job.pk, "failed", message, code=code)

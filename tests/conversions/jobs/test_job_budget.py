@@ -17,6 +17,14 @@ from conversions.tasks import actor_for
 from tests.builders import image_bytes, upload
 
 
+NOISY_TOOL = (
+    'echo "ffmpeg version 6.1.1-3 Copyright (c) 2000-2023 the FFmpeg developers" >&2; '
+    'echo "  libavutil      58. 29.100 / 58. 29.100" >&2; '
+    'echo "$PWD/source.png: Invalid data found when processing input (pandoc 3.1.11, /usr/lib/x86_64-linux-gnu)" >&2; '
+    "exit 1"
+)
+
+
 class StuckConverter(Converter):
     """PNG -> BMP that never finishes by itself: Python stuck in a loop, or a tool that hangs."""
 
@@ -24,7 +32,7 @@ class StuckConverter(Converter):
     family = "media"
     pairs = frozenset({("png", "bmp")})
     options = (
-        Option("how", str, "python | tool | disk", default="python", choices=("python", "tool", "disk", "pages")),
+        Option("how", str, "python | tool | disk", default="python", choices=("python", "tool", "disk", "pages", "noisy")),
     )
     priority = 1000
 
@@ -38,6 +46,8 @@ class StuckConverter(Converter):
             ctx.run(["sleep", "600"], timeout=600, tool="sleep")
         elif how == "disk":  # one file larger than the job's whole disk budget
             ctx.run(["dd", "if=/dev/zero", "of=big.bin", "bs=1M", "count=8"], tool="dd")
+        elif how == "noisy":  # a tool failing the way ffmpeg and pandoc do: banner, versions, absolute paths
+            ctx.run(["sh", "-c", NOISY_TOOL], tool="ffmpeg")
         else:  # many small files, none too large on its own
             ctx.run(["sh", "-c", "for i in $(seq 1 12); do head -c 500000 /dev/zero > page-$i.bin; done"], tool="sh")
         ctx.output_path.write_bytes(b"BM")
@@ -198,3 +208,37 @@ def test_a_job_writing_more_than_its_disk_budget_fails_clearly(api, run_jobs, st
     assert "2 MB disk allowance" in job.error_message
     assert job.attempts == 1  # a budget is not worth another try
     assert work_dirs(settings) == []
+
+
+# --- What the user is told ------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_failing_tools_message_keeps_no_server_path_or_version(api, run_jobs, stuck, settings):
+    with run_jobs():
+        job = submit(api, "noisy")
+    job.refresh_from_db()
+    message = job.error_message
+    assert job.status == JobStatus.FAILED and job.error_code == "tool_failed", message
+    assert "source.png: Invalid data found when processing input" in message
+    for leak in ("/", settings.WORK_DIR, "/usr", "6.1.1", "3.1.11", "58."):
+        assert leak not in message, (leak, message)
+    status = api.get(f"/api/v1/status/{job.pk}").json()
+    assert status["error"]["message"] == message
+    assert job.events.get(kind="failed").message.count("/") >= 2  # staff still see the whole text
+
+
+@pytest.mark.parametrize(
+    "raw, shown",
+    [
+        ("LibreOffice 7.4.7.2 40(Build:2) could not convert /tmp/x/y.docx", "LibreOffice 40(Build:2) could not convert y.docx"),
+        ("GPL Ghostscript 10.00.0: Unrecoverable error", "GPL Ghostscript: Unrecoverable error"),
+        ('  File "/usr/lib/python3/dist-packages/uno.py", line 12', 'File "uno.py", line 12'),
+        ("see https://example.com/a/b: 1/2 pages, 3.5 MB", "see https://example.com/a/b: 1/2 pages, 3.5 MB"),
+        ("could not find image `/etc/hostname'", "could not find image `hostname'"),
+    ],
+)
+def test_public_message(raw, shown):
+    from conversions.failures import public_message
+
+    assert public_message(raw) == shown
