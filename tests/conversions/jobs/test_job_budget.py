@@ -239,6 +239,6 @@ def test_a_failing_tools_message_keeps_no_server_path_or_version(api, run_jobs, 
     ],
 )
 def test_public_message(raw, shown):
-    from conversions.failures import public_message
+    from conversions.jobs.failures import public_message
 
     assert public_message(raw) == shown
