@@ -53,13 +53,14 @@ override_data {
   target = data.terraform_remote_state.networking
   values = {
     outputs = {
-      vpc_id             = "vpc-0123"
-      vpc_cidr           = "10.0.0.0/16"
-      public_subnet_ids  = ["subnet-pub-a", "subnet-pub-b"]
-      private_subnet_ids = ["subnet-priv-a", "subnet-priv-b"]
-      data_subnet_ids    = ["subnet-data-a", "subnet-data-b"]
-      app_port           = 8080
-      security_group_ids = { alb = "sg-alb", web = "sg-web", worker = "sg-worker", endpoints = "sg-endpoints", rds = "sg-rds", redis = "sg-redis" }
+      vpc_id              = "vpc-0123"
+      vpc_cidr            = "10.0.0.0/16"
+      public_subnet_ids   = ["subnet-pub-a", "subnet-pub-b"]
+      public_subnet_cidrs = ["10.0.1.0/24", "10.0.2.0/24"]
+      private_subnet_ids  = ["subnet-priv-a", "subnet-priv-b"]
+      data_subnet_ids     = ["subnet-data-a", "subnet-data-b"]
+      app_port            = 8080
+      security_group_ids  = { alb = "sg-alb", web = "sg-web", worker = "sg-worker", endpoints = "sg-endpoints", rds = "sg-rds", redis = "sg-redis" }
     }
   }
 }
@@ -96,7 +97,7 @@ run "mocked_apply" {
     error_message = "cluster name"
   }
   assert {
-    condition     = [for c in jsondecode(aws_ecs_task_definition.service["web"].container_definitions) : c.name] == ["web", "nginx", "aws-otel-collector"]
+    condition     = [for c in jsondecode(aws_ecs_task_definition.service["web"].container_definitions) : c.name] == ["app", "nginx", "aws-otel-collector"]
     error_message = "the web task runs web, nginx and the collector"
   }
   assert {
@@ -118,6 +119,14 @@ run "mocked_apply" {
   assert {
     condition     = one([for e in jsondecode(aws_ecs_task_definition.service["web"].container_definitions)[0].environment : e.value if e.name == "ALLOWED_HOSTS"]) == "convert-all.com,www.convert-all.com,api.convert-all.com"
     error_message = "api.<domain> is an allowed host"
+  }
+  assert {
+    condition     = one([for e in jsondecode(aws_ecs_task_definition.service["web"].container_definitions)[0].environment : e.value if e.name == "TRUSTED_PROXIES"]) == "127.0.0.1/32,10.0.1.0/24,10.0.2.0/24"
+    error_message = "nginx and the ALB's subnets are the trusted proxies"
+  }
+  assert {
+    condition     = [for c in jsondecode(aws_ecs_task_definition.service["web"].container_definitions) : try(c.healthCheck.command[3], null)] == ["web", "nginx", null]
+    error_message = "the web task's containers check their own process's /health"
   }
   assert {
     condition     = !can(jsondecode(aws_ecs_task_definition.service["documents"].container_definitions)[0].healthCheck) && can(jsondecode(aws_ecs_task_definition.service["web"].container_definitions)[1].healthCheck)
