@@ -29,6 +29,9 @@ mock_provider "aws" {
   mock_resource "aws_sns_topic" {
     defaults = { arn = "arn:aws:sns:us-east-1:123456789012:ops-alerts" }
   }
+  mock_resource "aws_iam_openid_connect_provider" {
+    defaults = { arn = "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com" }
+  }
   mock_resource "aws_ecs_cluster" {
     defaults = { arn = "arn:aws:ecs:us-east-1:123456789012:cluster/convert-all-cluster" }
   }
@@ -147,5 +150,16 @@ run "mocked_apply" {
   assert {
     condition     = length(jsondecode(aws_cloudwatch_dashboard.main.dashboard_body).widgets) >= 10
     error_message = "the dashboard has its widgets"
+  }
+}
+
+run "deploy_role" {
+  command = apply
+  variables {
+    github_repository = "convert-all/convert-all"
+  }
+  assert {
+    condition     = length(aws_iam_role.deploy) == 1 && length(aws_iam_openid_connect_provider.github) == 1
+    error_message = "the deploy role and GitHub's OIDC provider"
   }
 }
