@@ -81,7 +81,7 @@ def child_main(tmp):
     django.setup()
     from django.conf import settings
 
-    from conversions.context import ConversionContext
+    from conversions.engine.context import ConversionContext
     from media import imaging
     from media.converters.images import ImageConverter
 

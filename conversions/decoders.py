@@ -29,13 +29,12 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 
 from django.conf import settings
 
-from . import runner
-from .errors import Canceled, ConversionFailed
+from conversions.engine import runner
+from conversions.errors import Canceled, ConversionFailed
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from django.conf import settings
 from PIL import Image, PngImagePlugin
 
 from conversions import decoders
-from conversions.context import ConversionContext
+from conversions.engine.context import ConversionContext
 from conversions.errors import ConversionFailed
 from media.converters.images import ImageConverter
 from tests.builders import upload
