@@ -18,7 +18,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from .errors import ConversionFailed
+from conversions.errors import ConversionFailed
 
 logger = logging.getLogger(__name__)
 

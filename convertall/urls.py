@@ -3,8 +3,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from conversions import health
-from conversions.metrics_view import metrics_view
+from conversions.ops import health
+from conversions.ops.metrics_view import metrics_view
 from conversions.api.urls import legacy_urlpatterns
 
 urlpatterns = [
@@ -23,9 +23,9 @@ urlpatterns = [
 ]
 
 if settings.BENCH_VIEWS:
-    from .bench_views import urlpatterns as bench_urlpatterns
+    from convertall.bench_views import urlpatterns as bench_urlpatterns
 
     urlpatterns = bench_urlpatterns + urlpatterns
 
-handler404 = "conversions.views.not_found"
-handler500 = "conversions.views.server_error"
+handler404 = "conversions.web.views.not_found"
+handler500 = "conversions.web.views.server_error"
