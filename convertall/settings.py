@@ -370,7 +370,7 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Convert-All <noreply@loc
 
 
 def _quota(tier, max_upload_mb, jobs_per_day, concurrent_jobs, retention_hours):
-    """One kind of user's limits (accounts/quotas.py); 0 means no limit of its own.
+    """One kind of user's limits (conversions/jobs/quotas.py); 0 means no limit of its own.
 
     The three limits default to the values given when PUBLIC_LIMITS (production)
     and to 0 otherwise; retention is not a limit and is the same in both.
