@@ -254,6 +254,8 @@ RUNNER_NETWORK_ISOLATION = env.bool("RUNNER_NETWORK_ISOLATION", default=True)
 # The budget of one decoder child (conversions/decoders.py): images, PDFs, zips.
 DECODER_MEMORY_MB = env.int("DECODER_MEMORY_MB", default=3072)
 DECODER_TIMEOUT_SECONDS = env.int("DECODER_TIMEOUT_SECONDS", default=300)
+# Keep one decoder child started ahead of need in each worker process (saves ~0.17 s a job).
+DECODER_WARM_SPARE = env.bool("DECODER_WARM_SPARE", default=True)
 
 # --- Documents: the warm LibreOffice bridge (conversions/documents/office_bridge.py).
 OFFICE_PYTHON = env("OFFICE_PYTHON", default="/usr/bin/python3")  # the Python that imports uno
