@@ -43,6 +43,12 @@ FPS = Option("fps", int, "Output frames per second", min=1, max=120)
 VIDEO_BITRATE = Option("videoBitrate", int, "Video bitrate in kbit/s (instead of crf)", min=50, max=100_000)
 
 
+PRESET = Option(
+    "preset", str, "Encoding speed against file size at the same quality: faster (quick, larger file), "
+    "balanced (default) or smaller (slow, smaller file)", default="balanced", choices=plans.PRESETS,
+)
+
+
 def _crf(maximum, default):
     return Option("crf", int, f"Video quality, 0 (best) to {maximum} (smallest); default {default}", min=0, max=maximum)
 
@@ -95,8 +101,8 @@ class VideoConverter(FfmpegConverter):
                     Option("fps", int, "GIF frames per second", default=10, min=1, max=30))
         if target == "avi":
             return (VIDEO_BITRATE, WIDTH, HEIGHT, FPS, *audio)
-        crf = _crf(63, 33) if target == "webm" else _crf(51, 23)
-        return (crf, VIDEO_BITRATE, WIDTH, HEIGHT, FPS, *audio)
+        crf = _crf(63, plans.CRF_DEFAULT["vp9"]) if target == "webm" else _crf(51, plans.CRF_DEFAULT["h264"])
+        return (crf, PRESET, VIDEO_BITRATE, WIDTH, HEIGHT, FPS, *audio)
 
     def clean_options(self, source, target, raw):
         cleaned = super().clean_options(source, target, raw)
