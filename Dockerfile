@@ -18,13 +18,15 @@ ENV DEBIAN_FRONTEND=noninteractive PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CH
 RUN apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends python3 python3-venv python3-dev gcc libc6-dev pkg-config \
  && rm -rf /var/lib/apt/lists/*
-COPY requirements.lock /tmp/requirements.lock
+COPY requirements.lock pyproject.toml scripts/prune_test_deps.py /tmp/
 # Debian's python3 in both stages, so the venv's interpreter link holds in the runtime one.
 # Behind a TLS-inspecting proxy, pass its CA bundle: --secret id=ca-bundle,src=<bundle>.
+# The one lock file includes the test extra; what only the tests use is removed again.
 RUN --mount=type=secret,id=ca-bundle,required=false \
     python3 -m venv /opt/venv \
  && if [ -s /run/secrets/ca-bundle ]; then export PIP_CERT=/run/secrets/ca-bundle; fi \
- && /opt/venv/bin/pip install -q --require-hashes -r /tmp/requirements.lock
+ && /opt/venv/bin/pip install -q --require-hashes -r /tmp/requirements.lock \
+ && /opt/venv/bin/python /tmp/prune_test_deps.py /tmp/pyproject.toml --uninstall > /dev/null
 
 # --- runtime: the converters' tools, nginx, the venv and the code --------------------
 FROM ${BASE_IMAGE} AS runtime
