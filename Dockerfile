@@ -73,7 +73,7 @@ RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput -v0 \
 USER 10001:10001
 EXPOSE 8000 8080
 VOLUME ["/tmp"]
-HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \
   CMD ["/app/scripts/docker-entrypoint.sh", "healthcheck"]
 ENTRYPOINT ["/app/scripts/docker-entrypoint.sh"]
 CMD ["web"]
