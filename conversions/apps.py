@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class ConversionsConfig(AppConfig):
     name = "conversions"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        # Layer d of the sandbox: before any secret is used, so no same-uid tool can read
+        # this process's /proc/<pid>/environ or memory (web, workers, scheduler alike).
+        from .sandbox import make_nondumpable
+
+        make_nondumpable()
