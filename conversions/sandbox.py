@@ -261,6 +261,10 @@ def _middleware_base():
     return Middleware
 
 
+class RefuseToStart(SystemExit):
+    """A SystemExit: Dramatiq logs and swallows a middleware's Exception, never this."""
+
+
 class SandboxCheck(_middleware_base()):
     """Dramatiq middleware: every worker (process or embedded threads) checks its sandbox before it consumes."""
 
@@ -269,4 +273,4 @@ class SandboxCheck(_middleware_base()):
             enforce()
         except SandboxUnavailable as exc:
             logger.critical("%s", exc)
-            raise
+            raise RefuseToStart(str(exc)) from exc
