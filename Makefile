@@ -5,14 +5,14 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-.PHONY: run test bench services deps system-deps system-test-deps python-deps migrate worker-documents worker-media worker-filters scheduler web check-deploy clean
+.PHONY: run test bench services deps system-deps system-test-deps python-deps infra-test-deps migrate worker-documents worker-media worker-filters scheduler web check-deploy image-check clean
 
 run: deps migrate ## start on the embedded default: SQLite, local files, in-process workers
 	$(PY) manage.py collectstatic --noinput -v0
 	@echo "Convert-All on http://$(HOST):$(PORT)"
 	exec $(VENV)/bin/gunicorn convertall.wsgi -c convertall/gunicorn.conf.py -b $(HOST):$(PORT) --workers 1 --threads 8
 
-test: system-test-deps python-deps ## set up and run the whole suite
+test: system-test-deps python-deps infra-test-deps ## set up and run the whole suite
 	$(PY) manage.py collectstatic --noinput -v0
 	$(PY) -m pytest
 
@@ -20,25 +20,33 @@ services: system-deps system-test-deps python-deps ## production-shaped set on l
 	$(PY) manage.py collectstatic --noinput -v0
 	exec $(PY) scripts/stack.py --port $(PORT)
 
-# --- One process type per container (docs/operations.md); settings come from the environment.
+# --- One process type per container (docs/deploy.md); settings come from the environment.
+# Each target runs the image's entry point (scripts/docker-entrypoint.sh) with the venv first
+# on PATH, so the commands and their defaults are written down once.
+ENTRY := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" exec scripts/docker-entrypoint.sh
+
 web: python-deps ## the web process: gunicorn with convertall/gunicorn.conf.py (WEB_CONCURRENCY, GUNICORN_THREADS, GUNICORN_TIMEOUT)
-	exec $(VENV)/bin/gunicorn convertall.wsgi -c convertall/gunicorn.conf.py
+	$(ENTRY) web
 
 # Concurrency per queue: LibreOffice and ffmpeg are heavy, filters are light (WORKER_PROCESSES/WORKER_THREADS override).
-worker-documents: python-deps ## Dramatiq worker for the documents queue
-	exec $(PY) manage.py rundramatiq --queues documents --processes $(or $(WORKER_PROCESSES),1) --threads $(or $(WORKER_THREADS),2) --worker-shutdown-timeout 30000
+worker-documents: python-deps ## Dramatiq worker for the documents queue (2 threads)
+	$(ENTRY) worker-documents
 
-worker-media: python-deps ## Dramatiq worker for the media queue
-	exec $(PY) manage.py rundramatiq --queues media --processes $(or $(WORKER_PROCESSES),1) --threads $(or $(WORKER_THREADS),2) --worker-shutdown-timeout 30000
+worker-media: python-deps ## Dramatiq worker for the media queue (2 threads)
+	$(ENTRY) worker-media
 
-worker-filters: python-deps ## Dramatiq worker for the filters queue
-	exec $(PY) manage.py rundramatiq --queues filters --processes $(or $(WORKER_PROCESSES),1) --threads $(or $(WORKER_THREADS),4) --worker-shutdown-timeout 30000
+worker-filters: python-deps ## Dramatiq worker for the filters queue (4 threads)
+	$(ENTRY) worker-filters
 
 scheduler: python-deps ## the periodic runner (one at a time through a Redis lock; extra instances wait as standbys)
-	exec $(PY) manage.py scheduler
+	$(ENTRY) scheduler
+
+image-check: ## build the image on a Debian base bootstrapped here (podman, mmdebstrap), run it, smoke-test it; not part of `make test`
+	scripts/image-check.sh
 
 check-deploy: python-deps ## Django's deployment checks with the production settings (a throwaway SECRET_KEY unless one is set)
 	DJANGO_ENV=production SECRET_KEY="$${SECRET_KEY:-$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')}" \
+	  EMAIL_BACKEND="$${EMAIL_BACKEND:-django.core.mail.backends.smtp.EmailBackend}" \
 	  $(PY) manage.py check --deploy
 
 bench: deps system-bench-deps ## benchmarks; prints figures and writes bench/RESULTS.md
@@ -62,6 +70,15 @@ $(VENV)/.installed: requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q --require-hashes -r requirements.lock
+	touch $@
+
+# checkov (tests/infra) in a venv of its own: it pins boto3 and packaging to old releases.
+# terraform itself is not a Debian package: tests/infra names it when missing (a failure under CI).
+infra-test-deps: .venv-checkov/.installed
+
+.venv-checkov/.installed: tests/infra/checkov.lock
+	test -x .venv-checkov/bin/python || $(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/python -m pip install -q --require-hashes -r tests/infra/checkov.lock
 	touch $@
 
 migrate: python-deps

@@ -55,6 +55,13 @@ def sandbox_layers():
 
 @never_cache
 def readiness(request):
+    """`{"status", "services"}` for anyone; the checks (error text, queues, workers) only for a trusted caller.
+
+    The error text of a failing dependency names hosts, and the queues tell
+    how busy the fleet is: neither is for the public internet.
+    """
+    from .metrics_view import trusted_caller
+
     checks, healthy = {}, True
     for name, check in CHECKS.items():
         t0 = time.monotonic()
@@ -66,6 +73,8 @@ def readiness(request):
             checks[name] = {"ok": False, "error": str(exc)[:300], **getattr(exc, "detail", {})}
             healthy = False
         checks[name]["ms"] = round((time.monotonic() - t0) * 1000, 1)
+    # The sandbox's active layer names are public (a short list); their details stay in the worker's log.
     body = {"status": "healthy" if healthy else "unhealthy", "services": SERVICES, "sandbox": sandbox_layers()}
-    body["checks"] = checks
+    if trusted_caller(request):
+        body["checks"] = checks
     return JsonResponse(body, status=200 if healthy else 503)

@@ -7,6 +7,7 @@ status polling on the API); without it as a plain form POST answered with a
 """
 
 import logging
+import re
 from urllib.parse import urlsplit
 
 from django.contrib import messages
@@ -101,8 +102,12 @@ def _submit(request, resolve, create, error_context):
         # cookie, replacing (logging out) the one it had.
         if not same_origin(request):
             raise CrossSite("This form was sent from another site; open the page on this site and try again.")
+        # The form's action names its page too, so a body refused unread (413) still
+        # gets its page back, with the error and the form to try again.
+        page = resolve(request.GET)
         post = request.POST  # parses the upload: may raise 413 from the upload handler
-        page = resolve(post)
+        if page is None:
+            page = resolve(post)
         _throttle(request)
         job = create(post, page, _caller(request))
     except ConvertAllError as exc:
@@ -157,16 +162,24 @@ def filter_submit(request):
     )
 
 
+def _sign_in_helps(request, exc):
+    """True where the refusal says a signed-in user's limit is higher (the quota service words it so)."""
+    if exc.status not in (413, 429) or request.user.is_authenticated:
+        return False
+    return re.search(r"sign(ed)?[ -]in", exc.message, re.I) is not None
+
+
 def _submit_error(request, exc, page):
     message = exc.message
     if _wants_json(request):
         response = JsonResponse(error_body(exc.code, message), status=exc.status)
     elif page is not None:
         template, context = page
-        context = {**context, "error": message, "error_code": exc.code}
+        context = {**context, "error": message, "error_code": exc.code, "sign_in_helps": _sign_in_helps(request, exc)}
         response = render(request, template, context, status=exc.status)
     else:
-        response = render(request, "conversions/submit_error.html", {"error": message}, status=exc.status)
+        context = {"error": message, "sign_in_helps": _sign_in_helps(request, exc)}
+        response = render(request, "conversions/submit_error.html", context, status=exc.status)
     for name, value in exc.headers.items():
         response[name] = value
     return response

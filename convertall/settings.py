@@ -7,6 +7,7 @@ with worker threads inside the web process.
 
 import os
 from pathlib import Path
+from urllib.parse import quote
 
 import environ
 
@@ -45,6 +46,8 @@ INSTALLED_APPS = [
     "media",
     "filters",
     "accounts",
+    # Last: its ready() builds the registry once every other app is ready (convertall/apps.py).
+    "convertall",
 ]
 
 MIDDLEWARE = [
@@ -81,9 +84,18 @@ TEMPLATES = [
 ]
 
 # --- Database: SQLite under var/ unless DATABASE_URL is set -------------------
-DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'convertall.sqlite3'}"),
-}
+def _database_url():
+    """DATABASE_URL, else one built from DATABASE_HOST/_PORT/_NAME/_USER/_PASSWORD: on AWS the
+    user and password come from the secret that RDS generates and rotates (infra/compute)."""
+    host = env("DATABASE_HOST", default="")
+    if env("DATABASE_URL", default="") or not host:
+        return env("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'convertall.sqlite3'}")
+    user, password = (quote(env(name), safe="") for name in ("DATABASE_USER", "DATABASE_PASSWORD"))
+    port, name = env("DATABASE_PORT", default="5432"), env("DATABASE_NAME", default="convertall")
+    return f"postgres://{user}:{password}@{host}:{port}/{name}?sslmode={env('DATABASE_SSLMODE', default='require')}"
+
+
+DATABASES = {"default": env.db_url_config(_database_url())}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     # WAL lets the status endpoint read while a worker thread writes.
@@ -205,6 +217,9 @@ EMBEDDED_WORKER_THREADS = env.int("EMBEDDED_WORKER_THREADS", default=4)
 MAX_UPLOAD_BYTES = env.int("MAX_UPLOAD_BYTES", default=500 * 1024 * 1024)
 MAX_IMAGE_PIXELS = env.int("MAX_IMAGE_PIXELS", default=50_000_000)
 JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", default=3)
+# Per job: bytes under its work dir (pages and zips included) and pixels decoded or drawn; 0: none.
+JOB_MAX_DISK_MB = env.int("JOB_MAX_DISK_MB", default=4096)
+JOB_MAX_PIXELS = env.int("JOB_MAX_PIXELS", default=2_000_000_000)
 JOB_LEASE_SECONDS = env.int("JOB_LEASE_SECONDS", default=60)
 REQUEUE_AFTER_SECONDS = env.int("REQUEUE_AFTER_SECONDS", default=120)
 UPLOAD_RETENTION_HOURS = env.int("UPLOAD_RETENTION_HOURS", default=24)
@@ -276,9 +291,16 @@ REST_FRAMEWORK = {
     ],
     "EXCEPTION_HANDLER": "conversions.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_THROTTLE_RATES": {"submit": env("RATE_LIMIT", default="100/min")},
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+# --- Limits of a public deployment ------------------------------------------------
+# The submit rate limit and the per-user quotas guard a public service from
+# abuse; on someone's own machine they only lock its owner out. So they are on
+# by default with DJANGO_ENV=production and off by default otherwise (the
+# embedded default of `make run`); each variable sets its own limit in both.
+PUBLIC_LIMITS = env.bool("PUBLIC_LIMITS", default=PRODUCTION)
+# Uploads per client IP: "<n>/<s|min|hour|day>"; empty, "0" or "off": no limit.
+RATE_LIMIT = env("RATE_LIMIT", default="100/min" if PUBLIC_LIMITS else "off")
 # A family with this many jobs queued answers 503 + Retry-After (0: no limit).
 QUEUE_MAX_DEPTH = env.int("QUEUE_MAX_DEPTH", default=1000)
 QUEUE_FULL_RETRY_AFTER = env.int("QUEUE_FULL_RETRY_AFTER", default=30)
@@ -306,22 +328,36 @@ WHITENOISE_USE_FINDERS = True
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/accounts/"
 LOGOUT_REDIRECT_URL = "/"
+# The console default suits `make run`; `check --deploy` refuses it (conversions/checks.py).
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=587)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=True)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Convert-All <noreply@localhost>")
 
 
 def _quota(tier, max_upload_mb, jobs_per_day, concurrent_jobs, retention_hours):
-    """One kind of user's limits (accounts/quotas.py); 0 means no limit of its own."""
+    """One kind of user's limits (accounts/quotas.py); 0 means no limit of its own.
+
+    The three limits default to the values given when PUBLIC_LIMITS (production)
+    and to 0 otherwise; retention is not a limit and is the same in both.
+    """
     prefix = f"QUOTA_{tier.upper()}_"
+
+    def public(value):
+        return value if PUBLIC_LIMITS else 0
+
     return {
-        "max_upload_mb": env.int(prefix + "MAX_UPLOAD_MB", default=max_upload_mb),
-        "jobs_per_day": env.int(prefix + "JOBS_PER_DAY", default=jobs_per_day),
-        "concurrent_jobs": env.int(prefix + "CONCURRENT_JOBS", default=concurrent_jobs),
+        "max_upload_mb": env.int(prefix + "MAX_UPLOAD_MB", default=public(max_upload_mb)),
+        "jobs_per_day": env.int(prefix + "JOBS_PER_DAY", default=public(jobs_per_day)),
+        "concurrent_jobs": env.int(prefix + "CONCURRENT_JOBS", default=public(concurrent_jobs)),
         "retention_hours": env.int(prefix + "RETENTION_HOURS", default=retention_hours),
     }
 
 
-# MAX_UPLOAD_BYTES stays the ceiling for everyone.
+# Production defaults (see PUBLIC_LIMITS); MAX_UPLOAD_BYTES stays the ceiling for everyone.
 QUOTAS = {
     "anonymous": _quota("anonymous", 100, 50, 3, 24),
     "user": _quota("user", 500, 500, 5, 48),
@@ -367,6 +403,9 @@ METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1/32", "
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
 # Workers write a Redis key per queue this often (TTL three times as long).
 WORKER_HEARTBEAT_SECONDS = env.float("WORKER_HEARTBEAT_SECONDS", default=5.0)
+# The scheduler writes queue depth, oldest job age and job outcomes as CloudWatch
+# embedded-metric-format lines every minute (conversions/emf.py): on in production.
+CLOUDWATCH_EMF = env.bool("CLOUDWATCH_EMF", default=PRODUCTION)
 # /api/v1/health fails when a queue has no live worker (Redis broker only).
 HEALTH_REQUIRE_WORKERS = env.bool("HEALTH_REQUIRE_WORKERS", default=True)
 

@@ -48,6 +48,10 @@ if [ "$mode" = test ]; then
   need chromium have chromium
   need procps have pkill
   need iproute2 have ip
+  # tests/ship: the web task's nginx config (nginx -t) and scripts/smoke.sh.
+  need nginx-light sh -c 'command -v nginx || test -x /usr/sbin/nginx'
+  need jq have jq
+  need curl have curl
 fi
 
 if [ ${#missing[@]} -eq 0 ]; then

@@ -15,6 +15,7 @@
   var statusText = $("[data-status-text]"), errorBox = $("[data-error]");
   var doneBox = $("[data-done]"), download = $("[data-download]"), jobLink = $("[data-job-link]");
   var again = $("[data-again]"), serverError = document.getElementById("form-error");
+  var meters = $("[data-meters]"), signIn = $("[data-sign-in]"), retrySame = false;
   var HEADINGS = { 400: "Cannot convert this file", 413: "File too large", 415: "Wrong file type",
                    429: "Limit reached", 403: "Not allowed", 503: "Service busy" };
 
@@ -55,7 +56,10 @@
     try { return JSON.parse(text); } catch (e) { return null; }
   }
 
-  function showError(status, body, retryAfter) {
+  // What the person can do next, by the kind of refusal: a new file, or the same file again later.
+  var NEXT = { 400: "Choose another file", 413: "Choose a smaller file", 415: "Choose another file" };
+
+  function showError(status, body, retryAfter, job) {
     var err = body && body.error;
     var message = (err && err.message) || "The server could not be reached. Check your connection and try again.";
     if (status === 429 && retryAfter && message.indexOf("seconds") === -1 && message.indexOf("min") === -1) {
@@ -66,8 +70,17 @@
     errorBox.hidden = false;
     statusText.textContent = "";
     download.hidden = true;
+    // Refused before any job existed: no progress to show and no job to link to.
+    meters.hidden = !job;
+    jobLink.hidden = !job;
+    retrySame = !job && !NEXT[status];
+    again.textContent = job ? "Convert another file" : (NEXT[status] || "Try again");
+    again.classList.remove("button-secondary"); // the one way forward, not a second choice
+    // Only where the server says signing in lifts the limit (it says so to anonymous callers only).
+    signIn.hidden = job || (status !== 413 && status !== 429) || !/sign(ed)?[ -]in/i.test(message) ||
+      Boolean(me && me.authenticated);
+    signIn.href = "/accounts/login/?next=" + encodeURIComponent(location.pathname);
     doneBox.hidden = false;
-    again.textContent = "Try another file";
     title.focus();
   }
 
@@ -78,6 +91,9 @@
     download.href = body.result.downloadUrl;
     download.textContent = "Download " + body.result.filename;
     download.hidden = false;
+    again.textContent = "Convert another file";
+    again.classList.add("button-secondary");
+    signIn.hidden = true;
     doneBox.hidden = false;
     download.focus();
   }
@@ -87,17 +103,17 @@
       .then(function (r) { return r.json().then(function (b) { return [r.status, b]; }); })
       .then(function (res) {
         var status = res[0], b = res[1];
-        if (status !== 200) return showError(status, b);
+        if (status !== 200) return showError(status, b, null, true);
         if (b.status === "succeeded") return finished(b);
         if (b.status === "failed" || b.status === "canceled" || b.status === "expired") {
-          return showError(0, { error: b.error || { message: "The job was " + b.status + "." } });
+          return showError(0, { error: b.error || { message: "The job was " + b.status + "." } }, null, true);
         }
         title.textContent = b.status === "queued" ? "Waiting for a free worker…" : "Converting…";
         setBar(jobBar, jobText, b.progress, b.status === "queued" ? "queued" : null);
         setTimeout(function () { poll(url, Math.min(delay * 1.4, 2000), 0); }, delay);
       })
       .catch(function () {
-        if (failures > 5) return showError(0, null);
+        if (failures > 5) return showError(0, null, null, true);
         setTimeout(function () { poll(url, 2000, failures + 1); }, 2000);
       });
   }
@@ -118,6 +134,7 @@
       if (xhr.status === 202 && body) {
         setBar(uploadBar, uploadText, 100);
         jobLink.href = body.jobUrl;
+        jobLink.hidden = false;
         title.textContent = "Waiting for a free worker…";
         poll(body.statusUrl, 150, 0); // small jobs finish in well under a second: look early, then back off
       } else {
@@ -131,7 +148,8 @@
     };
     form.hidden = true;
     panel.hidden = false;
-    errorBox.hidden = doneBox.hidden = true;
+    errorBox.hidden = doneBox.hidden = jobLink.hidden = true;
+    meters.hidden = false;
     title.textContent = "Uploading…";
     setBar(uploadBar, uploadText, 0);
     setBar(jobBar, jobText, 0, "waiting");
@@ -162,7 +180,9 @@
   });
 
   again.addEventListener("click", function () {
-    form.reset();
+    // After a refusal that waiting cures (429, 503, a lost connection) the file and options stay chosen.
+    if (!retrySame) form.reset();
+    retrySame = false;
     showFile();
     panel.hidden = true;
     form.hidden = false;

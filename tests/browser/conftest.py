@@ -4,6 +4,7 @@ The server is what `make run` starts: gunicorn with the embedded worker
 threads, SQLite and local files under a throw-away folder.
 """
 
+import contextlib
 import os
 import shutil
 import signal
@@ -22,9 +23,9 @@ CHROMIUM = "/usr/bin/chromium"
 _DROP = ("DATABASE_URL", "TEST_DATABASE_URL", "REDIS_URL", "S3_BUCKET", "S3_OUTPUTS_BUCKET", "STORAGE_BACKEND")
 
 
-@pytest.fixture(scope="session")
-def site(tmp_path_factory):
-    var = tmp_path_factory.mktemp("site-var")
+@contextlib.contextmanager
+def run_site(var, **overrides):
+    """gunicorn as `make run` starts it, on a free port, with its state under `var`."""
     env = {k: v for k, v in os.environ.items() if k not in _DROP}
     env.update(
         DJANGO_SETTINGS_MODULE="convertall.settings",
@@ -36,6 +37,7 @@ def site(tmp_path_factory):
         QUOTA_ANONYMOUS_MAX_UPLOAD_MB="3",
         GUNICORN_ACCESS_LOG=str(var / "access.log"),
     )
+    env.update(overrides)
     python = sys.executable
     subprocess.run([python, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True, timeout=120)
     port = services.free_port()
@@ -57,6 +59,12 @@ def site(tmp_path_factory):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory):
+    with run_site(tmp_path_factory.mktemp("site-var")) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")
