@@ -20,7 +20,7 @@ worker start, logs what holds and refuses to start when a layer named in
 SANDBOX_REQUIRE does not. A layer that is not active is never used half.
 """
 
-import json
+import marshal
 import logging
 import os
 import shutil
@@ -111,6 +111,11 @@ def spec(*, cwd, limits, layers, read_only=(), writable=(), network=False, tmp_s
     return out
 
 
+def encode(rules):
+    """The launcher's spec argument (see sandbox_exec: marshal, format 4, as hex)."""
+    return marshal.dumps(rules, 4).hex()
+
+
 def bwrap_prefix(*, cwd, read_only=(), writable=(), network=False):
     """bubblewrap showing system files read-only and the job dir (same path) read-write."""
     args = ["bwrap", "--unshare-all", "--die-with-parent", "--hostname", "sandbox"]
@@ -136,7 +141,7 @@ def command(argv, *, cwd, limits, read_only=(), writable=(), network=False, tmp_
     layers = layers or current()
     rules = spec(cwd=cwd, limits=limits, layers=layers, read_only=read_only, writable=writable, network=network,
                  tmp_sockets=tmp_sockets)  # fmt: skip
-    launch = [python(), "-I", "-S", "-c", LAUNCHER_SOURCE, json.dumps(rules), *map(str, argv)]
+    launch = [python(), "-I", "-S", "-c", LAUNCHER_SOURCE, encode(rules), *map(str, argv)]
     if layers.active.get("namespaces"):
         return [*bwrap_prefix(cwd=cwd, read_only=read_only, writable=writable, network=network), *launch]
     return launch
