@@ -13,3 +13,8 @@ class ConversionsConfig(AppConfig):
         from .sandbox import make_nondumpable
 
         make_nondumpable()
+
+        # Before the web handler loads its middleware, before a worker's first query.
+        from convertall import tracing
+
+        tracing.setup()

@@ -8,6 +8,8 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
+from convertall.tracing import tool_span
+
 from . import runner
 from .budget import UNLIMITED
 from .errors import Canceled, ConversionFailed
@@ -50,6 +52,7 @@ class ConversionContext:
         # from now, so a sub-second conversion costs no extra database write.
         self._last_beat = time.monotonic()
 
+    @tool_span()
     def run(self, argv, **kwargs):
         """A tool through the runner, its timeout and file-size limit cut to the job's budget."""
         kwargs.setdefault("on_tick", self.tick)

@@ -41,6 +41,7 @@ EXIT_SANDBOX = sandbox_exec.EXIT_SANDBOX
 LAYERS = ("seccomp", "namespaces", "landlock", "nondumpable")
 ALIASES = {"a": "seccomp", "b": "namespaces", "c": "landlock", "d": "nondumpable"}
 LAUNCHER_SOURCE = Path(sandbox_exec.__file__).read_text(encoding="utf-8")
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # System files a tool may read (libraries, tools, fonts, locale; LibreOffice's shared parts live
 # under /var through Debian's symlinks). Landlock adds /proc, /sys and /dev; bubblewrap makes its own.
@@ -145,6 +146,35 @@ def command(argv, *, cwd, limits, read_only=(), writable=(), network=False, tmp_
     if layers.active.get("namespaces"):
         return [*bwrap_prefix(cwd=cwd, read_only=read_only, writable=writable, network=network), *launch]
     return launch
+
+
+_views = {}
+
+
+def code_view(files):
+    """A read-only copy of a few files of ours (paths relative to the project) for a child to run.
+
+    The sandbox hides the application; a child that runs our code (the decoder
+    child) gets a folder holding only the modules it imports, laid out as in the
+    project, made once per process. Its folder must be listable for imports,
+    which the project's own root (var/, the jobs) can never be.
+    """
+    key = tuple(files)
+    with _lock:
+        view = _views.get(key)
+        if view is None or not view.exists():
+            import atexit
+            import tempfile
+
+            view = Path(tempfile.mkdtemp(prefix="convertall-code-"))
+            for rel in key:
+                target = view / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(PROJECT_ROOT / rel, target)
+                target.chmod(0o444)
+            atexit.register(shutil.rmtree, view, True)
+            _views[key] = view
+        return view
 
 
 # --- probes ------------------------------------------------------------------

@@ -6,6 +6,7 @@ with worker threads inside the web process.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -42,6 +43,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_dramatiq",
+    "axes",
     "conversions",
     "media",
     "filters",
@@ -63,6 +65,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "conversions.middleware.ApiCacheControlMiddleware",
     "accounts.middleware.UploadLimitMiddleware",
+    # Last, as django-axes asks: it turns a locked-out log-in into accounts.lockout's 429.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "convertall.urls"
@@ -195,6 +199,7 @@ _DRAMATIQ_MIDDLEWARE = [
     "dramatiq.middleware.Retries",
     "django_dramatiq.middleware.DbConnectionsMiddleware",
     "conversions.heartbeat.WorkerObservability",
+    "convertall.tracing.TracingMiddleware",  # trace context in each message; off unless OTEL_* is set
 ]
 if REDIS_URL:
     DRAMATIQ_BROKER = {
@@ -215,7 +220,8 @@ EMBEDDED_WORKER_THREADS = env.int("EMBEDDED_WORKER_THREADS", default=4)
 
 # --- Jobs and limits -------------------------------------------------------
 MAX_UPLOAD_BYTES = env.int("MAX_UPLOAD_BYTES", default=500 * 1024 * 1024)
-MAX_IMAGE_PIXELS = env.int("MAX_IMAGE_PIXELS", default=50_000_000)
+# 210 MP: the 200 MP photos of today's phones (16320x12240) pass; absurd headers do not.
+MAX_IMAGE_PIXELS = env.int("MAX_IMAGE_PIXELS", default=210_000_000)
 JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", default=3)
 # Per job: bytes under its work dir (pages and zips included) and pixels decoded or drawn; 0: none.
 JOB_MAX_DISK_MB = env.int("JOB_MAX_DISK_MB", default=4096)
@@ -250,6 +256,9 @@ SANDBOX_REQUIRE = env.list("SANDBOX_REQUIRE", default=["seccomp", "nondumpable"]
 SANDBOX_NAMESPACES = env.bool("SANDBOX_NAMESPACES", default=True)
 SANDBOX_LANDLOCK = env.bool("SANDBOX_LANDLOCK", default=True)
 SANDBOX_PYTHON = env("SANDBOX_PYTHON", default="")
+# The budget of one decoder child (conversions/decoders.py): images, PDFs, zips.
+DECODER_MEMORY_MB = env.int("DECODER_MEMORY_MB", default=3072)
+DECODER_TIMEOUT_SECONDS = env.int("DECODER_TIMEOUT_SECONDS", default=300)
 
 # --- Documents: the warm LibreOffice bridge (conversions/office_bridge.py).
 OFFICE_PYTHON = env("OFFICE_PYTHON", default="/usr/bin/python3")  # the Python that imports uno
@@ -290,7 +299,7 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.JSONParser",
     ],
     "EXCEPTION_HANDLER": "conversions.errors.api_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "conversions.api.schema.ApiSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 # --- Limits of a public deployment ------------------------------------------------
@@ -316,6 +325,17 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # File fields become `format: binary` in request bodies (not the URL a response would carry).
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "conversions.api.schema.aliases_beside_twins",
+    ],
+    "TAGS": [
+        {"name": "Convert and filter", "description": "Upload a file; get a job to poll. `/api/...` paths are aliases of `/api/v1/...`."},
+        {"name": "Jobs", "description": "A job's status, its result, and deleting it; your jobs."},
+        {"name": "Catalog", "description": "What converts to what, with which options; the filter operations."},
+    ],
 }
 
 # --- Static files ----------------------------------------------------------
@@ -325,6 +345,19 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = True
 
 # --- Auth, i18n ------------------------------------------------------------
+# Log-in and admin log-in lockout (django-axes), per account and per address
+# (conversions.clientip: the Cloudflare-aware client IP, IPv6 by /64). The
+# counters are rows in the database, the one store every web process shares
+# in both the embedded default and production (the cache handler refuses
+# the embedded default's per-process memory cache).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_CLIENT_IP_CALLABLE = "conversions.clientip.client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.locked_out"
+AXES_SENSITIVE_PARAMETERS = ["password"]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/accounts/"
 LOGOUT_REDIRECT_URL = "/"
