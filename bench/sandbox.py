@@ -47,7 +47,7 @@ def _before(argv, *, cwd, limits, **_):
 
 def run():
     _django()
-    from conversions import runner, sandbox
+    from conversions.engine import runner, sandbox
 
     probed = sandbox.current()
     real_command = sandbox.command

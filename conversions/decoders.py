@@ -18,8 +18,8 @@ from pathlib import Path
 
 from django.conf import settings
 
-from . import sandbox
-from .errors import ConversionFailed
+from conversions.engine import sandbox
+from conversions.errors import ConversionFailed
 
 logger = logging.getLogger(__name__)
 

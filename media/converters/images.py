@@ -14,10 +14,9 @@ from django.conf import settings
 
 from conversions.decoders import relative, run_decoder
 from conversions.errors import ConversionFailed
-from conversions.registry import Converter, Option, register
+from conversions.engine.registry import Converter, Option, register
+from media.images import svgsize
 from media.imaging import LOSSY, PIL_FORMATS  # noqa: F401  (PIL_FORMATS: the tests' names for formats)
-
-from . import svgsize
 
 logger = logging.getLogger(__name__)
 

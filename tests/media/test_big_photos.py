@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conversions.context import ConversionContext
+from conversions.engine.context import ConversionContext
 from conversions.errors import ConversionFailed
 from media.converters.images import ImageConverter
 
@@ -28,7 +28,7 @@ CONVERT_AS_A_WORKER = """
 import json, resource, sys, time
 import django
 django.setup()
-from conversions.context import ConversionContext
+from conversions.engine.context import ConversionContext
 from media.converters.images import ImageConverter
 workdir, source, target = sys.argv[1:4]
 ctx = ConversionContext(workdir=workdir, source_path=f"{workdir}/{source}", source_format=source.rsplit(".")[1],

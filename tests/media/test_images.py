@@ -17,9 +17,9 @@ import pypdf
 import pytest
 from PIL import Image
 
-from conversions.context import ConversionContext
+from conversions.engine.context import ConversionContext
 from conversions.errors import ConversionFailed
-from conversions.registry import registry
+from conversions.engine.registry import registry
 from media import imaging
 from media.converters import images
 from tests.services import require
@@ -332,7 +332,7 @@ def svg_with_images(*hrefs):
 @pytest.mark.parametrize("isolated", [True, False], ids=["namespaces", "no-namespace"])
 def test_svg_external_references_are_not_fetched(tmp_path, rsvg, green_server, settings, isolated):
     """file:, http: and ../ references stay empty, with or without the network namespace."""
-    from conversions import sandbox
+    from conversions.engine import sandbox
 
     outside = tmp_path / "outside"
     outside.mkdir()
