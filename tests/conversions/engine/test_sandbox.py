@@ -149,7 +149,10 @@ def test_without_layer_d_the_environment_of_a_dumpable_process_leaks(only, jobs)
     argv = sandbox.command(["sleep", "30"], cwd=mine, limits={})
     dumpable = subprocess.Popen(argv, cwd=mine, env={"PATH": "/usr/bin:/bin", "SECRET_KEY": MARKER})
     try:
-        time.sleep(0.1)
+        deadline = time.monotonic() + 20
+        while Path(f"/proc/{dumpable.pid}/cmdline").read_bytes().split(b"\0")[0] != b"sleep":
+            assert time.monotonic() < deadline, "the launcher never exec'd sleep"
+            time.sleep(0.02)  # until then it is the launcher, still holding capabilities
         leaked = tool(["cat", f"/proc/{dumpable.pid}/environ"], mine)
         assert MARKER in leaked.stdout
         assert sandbox.make_nondumpable()  # this process, the worker, is not dumpable
