@@ -11,10 +11,13 @@ capture); only the command wrapped around the tool changes:
 
 Two tools: `true` (the pure overhead) and rsvg-convert rendering a small SVG
 (a real, short tool call). Variants alternate round by round so each sees the
-same machine load. Run: BENCH=sandbox .venv/bin/python bench/run.py
+same machine load. Besides wall time, the CPU time of the call's processes
+(getrusage of waited-for children): on a shared, loaded machine wall time
+mostly measures the queue for a core, CPU time what the layers cost. Run: BENCH=sandbox .venv/bin/python bench/run.py
 """
 
 import os
+import resource
 import shutil
 import statistics
 import sys
@@ -45,6 +48,11 @@ def _before(argv, *, cwd, limits, **_):
     return ["unshare", "-n", *args, "--", *map(str, argv)]
 
 
+def _children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run():
     _django()
     from conversions.engine import runner, sandbox
@@ -59,6 +67,7 @@ def run():
     if shutil.which("rsvg-convert"):
         tools["rsvg-convert (small SVG)"] = ["rsvg-convert", "-o", "out.png", "in.svg"]
     times = {(t, v): [] for t in tools for v in variants}
+    cpu = {(t, v): [] for t in tools for v in variants}
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-sandbox-", dir=sandbox._probe_root()) as tmp:
         Path(tmp, "in.svg").write_text(SVG)
@@ -71,9 +80,11 @@ def run():
                         else:
                             sandbox.command = real_command
                             sandbox._current = sandbox.Layers(active={n: n in names for n in sandbox.LAYERS})
+                        before = _children_cpu()
                         started = time.perf_counter()
                         runner.run(argv, cwd=tmp, timeout=30)
                         times[(tool, name)].append((time.perf_counter() - started) * 1000)
+                        cpu[(tool, name)].append((_children_cpu() - before) * 1000)
         finally:
             sandbox.command = real_command
             sandbox.reset()
@@ -81,15 +92,19 @@ def run():
         f"Per tool call through `runner.run`, {ROUNDS} rounds, variants alternating; load average {load:.1f} at start.",
         f"Layers active on this machine: {', '.join(probed.names())}.",
         "",
-        "| tool | variant | p50 ms | p90 ms | p50 vs before |",
-        "|---|---|---|---|---|",
+        "| tool | variant | wall p50 ms | wall p90 ms | wall p50 vs before | CPU p50 ms | CPU p50 vs before |",
+        "|---|---|---|---|---|---|---|",
     ]
     for tool in tools:
-        base = statistics.median(times[(tool, next(iter(variants)))])
+        first = next(iter(variants))
+        base, cpu_base = statistics.median(times[(tool, first)]), statistics.median(cpu[(tool, first)])
         for name in variants:
             samples = sorted(times[(tool, name)])
             p50, p90 = statistics.median(samples), samples[int(len(samples) * 0.9)]
-            lines.append(f"| {tool} | {name} | {p50:.1f} | {p90:.1f} | {p50 - base:+.1f} |")
+            c50 = statistics.median(cpu[(tool, name)])
+            lines.append(
+                f"| {tool} | {name} | {p50:.1f} | {p90:.1f} | {p50 - base:+.1f} | {c50:.1f} | {c50 - cpu_base:+.1f} |"
+            )
     return "\n".join(lines) + "\n"
 
 
