@@ -174,7 +174,7 @@ def _cold_convert(ctx, job):
     if job.load_filter:
         argv.append(f"--infilter={job.load_filter}" + (f":{job.load_options}" if job.load_options else ""))
     argv += ["--convert-to", target, "--outdir", str(outdir), str(job.src)]
-    ctx.run(argv, timeout=_timeout(), memory_mb=0, tool="soffice", env={"SAL_USE_VCLPLUGIN": "svp"})
+    ctx.run(argv, timeout=_timeout(), memory_mb=0, tool="soffice", env={"SAL_USE_VCLPLUGIN": "svp"}, tmp_sockets=True)
     produced = outdir / f"{job.src.stem}.{ext}"
     if not produced.exists():
         raise ConversionFailed("LibreOffice could not convert this file.", code="office_failed")
