@@ -13,6 +13,7 @@ from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 from conversions.errors import ConversionFailed
 from conversions.registry import Converter, Option, register
 
+from media import quality
 from . import svgsize
 
 logger = logging.getLogger(__name__)
@@ -154,11 +155,20 @@ def _has_alpha(im):
     return im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info)
 
 
+# What the `quality` words mean per lossy format (media/quality.py); "balanced" was always the default.
+QUALITY_WORDS = {
+    "jpg": {"smaller": 70, "balanced": 85, "best": 95},
+    "webp": {"smaller": 65, "balanced": 80, "best": 92},
+    "avif": {"smaller": 45, "balanced": 60, "best": 80},
+}
+
+
 def save_options(target, options, animated):
-    quality = options.get("quality")
     kwargs = {}
     if target in LOSSY:
-        kwargs["quality"] = quality or (85 if target == "jpg" else 80 if target == "webp" else 60)
+        chosen = options.get("quality")
+        words = QUALITY_WORDS[target]
+        kwargs["quality"] = chosen if isinstance(chosen, int) else words[quality.level(options)]
     if target == "jpg":
         kwargs.update(optimize=True, progressive=True)
     if target == "webp":
@@ -210,7 +220,7 @@ class ImageConverter(Converter):
     family = "media"
     tool = ""
     pairs = frozenset((s, t) for s in RASTER_SOURCES for t in TARGETS if s != t)
-    options = (Option("quality", int, "Quality of lossy formats (jpg, webp, avif)", min=1, max=100),)
+    options = (quality.numeric_option(),)
 
     def options_for(self, source, target):
         return self.options if target in LOSSY else ()
@@ -280,8 +290,9 @@ class SvgConverter(Converter):
     tool = "rsvg-convert"
     pairs = frozenset(("svg", t) for t in TARGETS)
     options = (
-        Option("width", int, "Output width in pixels (keeps the aspect ratio)", min=1, max=10000),
-        Option("quality", int, "Quality of lossy formats (jpg, webp, avif)", min=1, max=100),
+        Option("width", int, "Leave empty for the size the SVG declares; the height follows", min=1, max=10000,
+               label="Width (pixels)"),
+        quality.numeric_option(),
     )
 
     def options_for(self, source, target):
