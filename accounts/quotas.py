@@ -208,8 +208,8 @@ def _serialize(caller):
 def _check(limits, user, client_ip, session_key):
     used = usage(user, client_ip, session_key)
     who = TIER_NAMES[limits.tier]
-    more = " Sign in for higher limits." if limits.tier == "anonymous" else ""
     if limits.jobs_per_day and used["jobs_today"] >= limits.jobs_per_day:
+        more = _sign_in_lifts(limits, "jobs_per_day")
         seconds, text = _until(used["resets_at"])
         logger.info("quota hit tier=%s limit=jobs_per_day ip=%s user=%s", limits.tier, client_ip, getattr(user, "pk", None))
         raise QuotaExceeded(
@@ -219,6 +219,7 @@ def _check(limits, user, client_ip, session_key):
             headers={"Retry-After": str(seconds)},
         )
     if limits.concurrent_jobs and used["active_jobs"] >= limits.concurrent_jobs:
+        more = _sign_in_lifts(limits, "concurrent_jobs")
         logger.info("quota hit tier=%s limit=concurrent_jobs ip=%s user=%s", limits.tier, client_ip, getattr(user, "pk", None))
         raise QuotaExceeded(
             f"Too many conversions at once: {who} may run {limits.concurrent_jobs} at a time. "
@@ -226,3 +227,11 @@ def _check(limits, user, client_ip, session_key):
             code="concurrent_limit",
             headers={"Retry-After": "5"},
         )
+
+
+def _sign_in_lifts(limits, name):
+    """The hint for an anonymous caller, only where signing in gives more of `name` (0: no limit)."""
+    if limits.tier != "anonymous":
+        return ""
+    signed_in = getattr(limits_for(_SignedIn()), name)
+    return " Sign in for higher limits." if not signed_in or signed_in > getattr(limits, name) else ""

@@ -30,7 +30,7 @@ def check_email_backend(app_configs, **kwargs):
 @checks.register(checks.Tags.security)
 def check_proxy_networks(app_configs, **kwargs):
     """The Cloudflare list and TRUSTED_PROXIES parse: a typo must not make the web tier trust anyone."""
-    from .clientip import cloudflare_networks, parse_networks
+    from conversions.web.clientip import cloudflare_networks, parse_networks
 
     errors = []
     try:

@@ -53,9 +53,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "conversions.logcontext.RequestIdMiddleware",
-    "conversions.probes.LivenessMiddleware",
+    "conversions.ops.logcontext.RequestIdMiddleware",
+    "conversions.ops.liveness.LivenessMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "conversions.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -63,7 +64,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "conversions.middleware.ApiCacheControlMiddleware",
+    "conversions.api.middleware.ApiCacheControlMiddleware",
     "accounts.middleware.UploadLimitMiddleware",
     # Last, as django-axes asks: it turns a locked-out log-in into accounts.lockout's 429.
     "axes.middleware.AxesMiddleware",
@@ -197,7 +198,8 @@ _DRAMATIQ_MIDDLEWARE = [
     "dramatiq.middleware.Callbacks",
     "dramatiq.middleware.Retries",
     "django_dramatiq.middleware.DbConnectionsMiddleware",
-    "conversions.heartbeat.WorkerObservability",
+    "conversions.ops.heartbeat.WorkerObservability",
+    "convertall.tracing.TracingMiddleware",  # trace context in each message; off unless OTEL_* is set
 ]
 if REDIS_URL:
     DRAMATIQ_BROKER = {
@@ -218,7 +220,8 @@ EMBEDDED_WORKER_THREADS = env.int("EMBEDDED_WORKER_THREADS", default=4)
 
 # --- Jobs and limits -------------------------------------------------------
 MAX_UPLOAD_BYTES = env.int("MAX_UPLOAD_BYTES", default=500 * 1024 * 1024)
-MAX_IMAGE_PIXELS = env.int("MAX_IMAGE_PIXELS", default=50_000_000)
+# 210 MP: the 200 MP photos of today's phones (16320x12240) pass; absurd headers do not.
+MAX_IMAGE_PIXELS = env.int("MAX_IMAGE_PIXELS", default=210_000_000)
 JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", default=3)
 # Per job: bytes under its work dir (pages and zips included) and pixels decoded or drawn; 0: none.
 JOB_MAX_DISK_MB = env.int("JOB_MAX_DISK_MB", default=4096)
@@ -229,6 +232,8 @@ UPLOAD_RETENTION_HOURS = env.int("UPLOAD_RETENTION_HOURS", default=24)
 OUTPUT_RETENTION_HOURS = env.int("OUTPUT_RETENTION_HOURS", default=48)
 
 # Test/bench-only converter modules (tests/e2e/slow_converter.py); empty in production.
+# Catalog and converter pages: how long a CDN and browsers may keep them.
+PAGE_CACHE_SECONDS = env.int("PAGE_CACHE_SECONDS", default=600)
 EXTRA_CONVERTER_MODULES = env.list("EXTRA_CONVERTER_MODULES", default=[])
 
 # --- Scheduler (`manage.py scheduler`) ------------------------------------------
@@ -246,8 +251,11 @@ RUNNER_TIMEOUT_SECONDS = env.int("RUNNER_TIMEOUT_SECONDS", default=300)
 RUNNER_MEMORY_MB = env.int("RUNNER_MEMORY_MB", default=2048)
 RUNNER_MAX_OUTPUT_MB = env.int("RUNNER_MAX_OUTPUT_MB", default=2048)
 RUNNER_NETWORK_ISOLATION = env.bool("RUNNER_NETWORK_ISOLATION", default=True)
+# The budget of one decoder child (conversions/decoders.py): images, PDFs, zips.
+DECODER_MEMORY_MB = env.int("DECODER_MEMORY_MB", default=3072)
+DECODER_TIMEOUT_SECONDS = env.int("DECODER_TIMEOUT_SECONDS", default=300)
 
-# --- Documents: the warm LibreOffice bridge (conversions/office_bridge.py).
+# --- Documents: the warm LibreOffice bridge (conversions/documents/office_bridge.py).
 OFFICE_PYTHON = env("OFFICE_PYTHON", default="/usr/bin/python3")  # the Python that imports uno
 OFFICE_BRIDGE_RESTART_AFTER = env.int("OFFICE_BRIDGE_RESTART_AFTER", default=50)
 OFFICE_BRIDGE_TIMEOUT_SECONDS = env.float("OFFICE_BRIDGE_TIMEOUT_SECONDS", default=120)
@@ -268,7 +276,7 @@ MEDIA_PROBE_TIMEOUT_SECONDS = env.int("MEDIA_PROBE_TIMEOUT_SECONDS", default=30)
 MEDIA_MEMORY_MB = env.int("MEDIA_MEMORY_MB", default=4096)
 
 # Uploads always go to a temporary file: never read whole into memory.
-FILE_UPLOAD_HANDLERS = ["conversions.uploads.LimitedUploadHandler"]
+FILE_UPLOAD_HANDLERS = ["conversions.files.uploads.LimitedUploadHandler"]
 FILE_UPLOAD_TEMP_DIR = env("FILE_UPLOAD_TEMP_DIR", default=None)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
@@ -332,8 +340,10 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = True
 
 # --- Auth, i18n ------------------------------------------------------------
+# Pages carry a Content-Security-Policy (conversions/csp.py); 1 only reports violations.
+CSP_REPORT_ONLY = env.bool("CSP_REPORT_ONLY", default=False)
 # Log-in and admin log-in lockout (django-axes), per account and per address
-# (conversions.clientip: the Cloudflare-aware client IP, IPv6 by /64). The
+# (conversions.web.clientip: the Cloudflare-aware client IP, IPv6 by /64). The
 # counters are rows in the database, the one store every web process shares
 # in both the embedded default and production (the cache handler refuses
 # the embedded default's per-process memory cache).
@@ -342,9 +352,10 @@ AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
-AXES_CLIENT_IP_CALLABLE = "conversions.clientip.client_ip"
+AXES_CLIENT_IP_CALLABLE = "conversions.web.clientip.client_ip"
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.locked_out"
 AXES_SENSITIVE_PARAMETERS = ["password"]
+AXES_VERBOSE = False  # its start-up banner went to stdout, into `manage.py convert` output
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/accounts/"
 LOGOUT_REDIRECT_URL = "/"
@@ -399,10 +410,10 @@ LOG_FORMAT = env("LOG_FORMAT", default="json" if PRODUCTION else "plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"context": {"()": "conversions.logcontext.ContextFilter"}},
+    "filters": {"context": {"()": "conversions.ops.logcontext.ContextFilter"}},
     "formatters": {
-        "plain": {"()": "conversions.logcontext.PlainFormatter", "format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-        "json": {"()": "conversions.logcontext.JsonFormatter"},
+        "plain": {"()": "conversions.ops.logcontext.PlainFormatter", "format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "conversions.ops.logcontext.JsonFormatter"},
     },
     "handlers": {
         "console": {
@@ -424,7 +435,7 @@ METRICS_TOKEN = env("METRICS_TOKEN", default="")
 # Workers write a Redis key per queue this often (TTL three times as long).
 WORKER_HEARTBEAT_SECONDS = env.float("WORKER_HEARTBEAT_SECONDS", default=5.0)
 # The scheduler writes queue depth, oldest job age and job outcomes as CloudWatch
-# embedded-metric-format lines every minute (conversions/emf.py): on in production.
+# embedded-metric-format lines every minute (conversions/ops/emf.py): on in production.
 CLOUDWATCH_EMF = env.bool("CLOUDWATCH_EMF", default=PRODUCTION)
 # /api/v1/health fails when a queue has no live worker (Redis broker only).
 HEALTH_REQUIRE_WORKERS = env.bool("HEALTH_REQUIRE_WORKERS", default=True)

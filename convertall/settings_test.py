@@ -15,8 +15,8 @@ if not os.environ.get("DATABASE_URL"):
     if _services.postgres_url():
         os.environ["DATABASE_URL"] = _services.postgres_url()
 
-from .settings import *  # noqa: E402,F401,F403
-from .settings import DATABASES, DRAMATIQ_BROKER  # noqa: E402
+from convertall.settings import *  # noqa: E402,F401,F403
+from convertall.settings import DATABASES, DRAMATIQ_BROKER  # noqa: E402
 
 if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     # Several suites may run at once on one server: each gets its own test database.
@@ -33,3 +33,6 @@ RATE_LIMIT = "10000/min"
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
 # Per-user quotas off by default (other suites submit freely); quota tests set their own.
 QUOTAS = {tier: {**limits, "jobs_per_day": 0, "concurrent_jobs": 0} for tier, limits in QUOTAS.items()}  # noqa: F405
+# Tests only: a decoder child whose source starts with this marker segfaults on purpose
+# (conversions/decoder_child.py), to show that a crash fails the job and spares the worker.
+DECODER_TEST_CRASH_MARKER = "CONVERTALL-TEST-SEGFAULT"

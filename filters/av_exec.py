@@ -9,10 +9,9 @@ import json
 import logging
 import re
 
-from conversions import formats
+from conversions.engine import formats
 from conversions.errors import ConversionFailed
-
-from .av_ops import Loudnorm
+from filters.av_ops import Loudnorm
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +104,7 @@ def probe(ctx, path, fmt):
 
 
 def run_av_chain(ctx, src_path, src_fmt, target, ops, family, step):
-    from .vocabulary import operations
+    from filters.vocabulary import operations
 
     info = probe(ctx, src_path, src_fmt)
     state = AvState(info, ctx.workdir)

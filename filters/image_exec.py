@@ -75,9 +75,9 @@ def _open(path, fmt, access):
 
 
 def _from_pillow(path, fmt):
-    from media.converters.images import open_image, prepare
+    from media.imaging import open_image, prepare
 
-    with open_image(path, fmt) as im:
+    with open_image(path, fmt, settings.MAX_IMAGE_PIXELS) as im:
         im = prepare(im, "png")
         if im.mode not in ("L", "LA", "RGB", "RGBA"):
             im = im.convert("RGBA" if "A" in im.getbands() or "transparency" in im.info else "RGB")
@@ -92,7 +92,7 @@ def _vips_message(exc):
 
 def run_image_chain(ctx, src_path, src_fmt, target, ops, step):
     """Apply `ops` to the image at src_path; write ctx.workdir/filtered.<target>."""
-    from .vocabulary import operations
+    from filters.vocabulary import operations
 
     # Sequential access streams the decode in strips; ops that read rows out of
     # order (turning, flipping) need the random-access loader instead.

@@ -18,7 +18,7 @@ PDFTOOL = Path(__file__).resolve().parent / "pdftool.py"
 
 def run_pdf_chain(ctx, sources, ops, step):
     """`sources`: local PDF paths in order (several for merge). Returns (path, fmt)."""
-    from .vocabulary import operations
+    from filters.vocabulary import operations
 
     current = list(sources)
     batch = []

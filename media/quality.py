@@ -7,7 +7,7 @@ given as well (crf, videoBitrate, audioBitrate, a numeric image quality) wins.
 """
 
 from conversions.errors import BadRequest
-from conversions.registry import Option
+from conversions.engine.registry import Option
 
 LEVELS = ("smaller", "balanced", "best")
 LABELS = ("Smaller file", "Balanced", "Best quality")

@@ -14,10 +14,11 @@ import re
 from django.conf import settings
 
 from conversions.errors import BadRequest, ConversionFailed
-from conversions.registry import Converter, Option, register
-from media import plans, quality
-from media.probe import check_caps, probe
-from media.progress import ProgressWatcher
+from conversions.engine.registry import Converter, Option, register
+from media import quality
+from media.ffmpeg import plans
+from media.ffmpeg.probe import check_caps, probe
+from media.ffmpeg.progress import ProgressWatcher
 
 logger = logging.getLogger(__name__)
 

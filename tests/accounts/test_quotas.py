@@ -163,3 +163,12 @@ def test_the_count_is_repeated_atomically_when_the_row_is_inserted(limits):
                 assert cursor.fetchone()[0] == 1
         job.save(force_insert=True)
     assert Job.objects.filter(pk=job.pk).exists()
+
+
+def test_sign_in_is_suggested_only_where_it_lifts_the_limit(limits, settings, api):
+    make_jobs(2, status=JobStatus.QUEUED, client_ip="127.0.0.1")
+    assert "Sign in for higher limits." in post_api(api).json()["error"]["message"]  # users: 3 at once
+    settings.QUOTAS = {**limits, "user": {**limits["user"], "concurrent_jobs": 2}}
+    assert "Sign in" not in post_api(api).json()["error"]["message"]  # the same 2 for everyone
+    settings.QUOTAS = {**limits, "user": {**limits["user"], "concurrent_jobs": 0}}
+    assert "Sign in for higher limits." in post_api(api).json()["error"]["message"]  # users: no limit

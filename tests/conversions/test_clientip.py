@@ -3,7 +3,7 @@
 import pytest
 from django.test import RequestFactory
 
-from conversions import clientip
+from conversions.web import clientip
 
 CF_EDGE = "172.70.1.2"  # inside 172.64.0.0/13
 CF_EDGE6 = "2606:4700:10::6816:1"

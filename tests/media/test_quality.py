@@ -12,9 +12,9 @@ import pytest
 from PIL import Image
 
 from conversions.errors import BadRequest
-from conversions.registry import registry
-from media import plans
-from media.probe import parse
+from conversions.engine.registry import registry
+from media.ffmpeg import plans
+from media.ffmpeg.probe import parse
 
 from .conftest import ffprobe
 from .helpers import convert
