@@ -9,7 +9,7 @@ from django.db.models import Count, OuterRef, Subquery, Sum
 from django.utils import timezone
 
 from accounts.models import ApiKey
-from accounts.quotas import tier_of
+from conversions.jobs.quotas import tier_of
 
 
 class ApiKeyInline(admin.TabularInline):

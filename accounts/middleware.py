@@ -1,5 +1,5 @@
 from accounts.keys import bearer_token, key_for_token
-from accounts.quotas import max_upload_bytes, upload_limit_whose
+from conversions.jobs.quotas import max_upload_bytes, upload_limit_whose
 
 
 class UploadLimitMiddleware:

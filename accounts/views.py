@@ -10,7 +10,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from conversions.web.clientip import client_ip
-from accounts import keys, quotas
+from accounts import keys
+from conversions.jobs import quotas
 from accounts.services import claim_browser_jobs
 from accounts.forms import ApiKeyForm, SignUpForm
 from accounts.models import ApiKey

@@ -51,7 +51,7 @@ def filter_job_create(*, uploads, operations, target_format="", owner=None, sess
                       use_cache=True):
     """Validate uploads and operations, then store and enqueue a filter job (or reuse a result)."""
     from conversions.jobs.services import event, job_enqueue
-    from accounts.quotas import admitted, enforce
+    from conversions.jobs.quotas import admitted, enforce
 
     enforce(user=owner, client_ip=client_ip, session_key=session_key)  # early 429, before any work
     uploads = [u for u in uploads if u is not None]

@@ -74,7 +74,7 @@ def find_source(job):
 
 def reuse(job):
     """Finish the unsaved `job` from a cached output; return it, or None on a miss."""
-    from accounts.quotas import admitted, retention_hours
+    from conversions.jobs.quotas import admitted, retention_hours
 
     source = find_source(job)
     if source is None:

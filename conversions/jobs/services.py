@@ -62,7 +62,7 @@ def job_create(
     """Validate an upload, store it and enqueue its job once the row is committed."""
     from conversions.jobs import result_cache
     from filters.services import plan_for_convert
-    from accounts.quotas import admitted, enforce
+    from conversions.jobs.quotas import admitted, enforce
 
     enforce(user=owner, client_ip=client_ip, session_key=session_key)  # early 429, before any work
     if upload is None:
@@ -344,7 +344,7 @@ def _succeed(job, converter_seconds, wall_seconds):
 
 
 def _retention_hours(job):
-    from accounts.quotas import retention_hours
+    from conversions.jobs.quotas import retention_hours
 
     return retention_hours(job.owner_id)
 

@@ -40,9 +40,9 @@ locals {
     AWS_DEFAULT_REGION   = var.region
     EMBEDDED_WORKERS     = "0"
     LOG_FORMAT           = "json"
-    # nginx (127.0.0.1) and the ALB (in the VPC) are the hops before gunicorn; Cloudflare's
+    # nginx (127.0.0.1) and the ALB (public subnets) are the hops before gunicorn; Cloudflare's
     # CF-Connecting-IP is believed only from Cloudflare's ranges (convertall/cloudflare_ips.txt).
-    TRUSTED_PROXIES     = "127.0.0.1/32,${local.net.vpc_cidr}"
+    TRUSTED_PROXIES     = join(",", concat(["127.0.0.1/32"], local.net.public_subnet_cidrs))
     METRICS_ALLOWED_IPS = local.net.vpc_cidr
     # Traces go to the collector sidecar over loopback, which sends them to X-Ray.
     OTEL_EXPORTER_OTLP_ENDPOINT = "http://127.0.0.1:4318"
@@ -57,7 +57,7 @@ locals {
   ]
 
   health_check = {
-    command     = ["CMD", "/app/scripts/docker-entrypoint.sh", "healthcheck"] # GET /health on the container's port
+    command     = ["CMD", "/app/scripts/docker-entrypoint.sh", "healthcheck"] # + the process: GET /health on its port
     interval    = 30
     timeout     = 5
     retries     = 3
@@ -77,22 +77,25 @@ locals {
   containers = {
     for key, svc in merge(var.services, { migrate = var.migrate }) : key => {
       # null fields are left out: ECS would otherwise show them as a difference on every plan.
-      app = [for c in(key == "web" ? ["web", "nginx"] : [lookup(local.process, key, key)]) : { for field, value in {
+      # Containers: "app" runs the service's process; the web task adds "nginx" (the ALB's target).
+      app = [for c in(key == "web" ? ["app", "nginx"] : ["app"]) : { for field, value in {
         name                   = c
         image                  = local.image
-        command                = [c]
+        command                = [c == "nginx" ? "nginx" : lookup(local.process, key, key)]
         essential              = true
         readonlyRootFilesystem = true # the image writes only under /tmp
         mountPoints            = [{ sourceVolume = "tmp-${c}", containerPath = "/tmp", readOnly = false }]
         environment = [for k, v in merge(local.environment, svc.environment, {
           OTEL_SERVICE_NAME = "${var.name}-${key}"
-        }) : { name = k, value = v }]
+          }, key == "web" ? {
+          GUNICORN_BIND = "127.0.0.1:8000" # only nginx, in the same task, reaches gunicorn
+        } : {}) : { name = k, value = v }]
         secrets      = local.secrets
-        portMappings = c == "nginx" ? [{ containerPort = local.net.app_port, protocol = "tcp" }] : c == "web" ? [{ containerPort = 8000, protocol = "tcp" }] : null
-        healthCheck  = contains(["web", "nginx"], c) ? local.health_check : null
-        dependsOn    = c == "nginx" ? [{ containerName = "web", condition = "HEALTHY" }] : null
+        portMappings = c == "nginx" ? [{ containerPort = local.net.app_port, protocol = "tcp" }] : null
+        healthCheck  = key == "web" ? merge(local.health_check, { command = concat(local.health_check.command, [c == "nginx" ? "nginx" : "web"]) }) : null
+        dependsOn    = c == "nginx" ? [{ containerName = "app", condition = "HEALTHY" }] : null
         # Workers finish the job in hand on SIGTERM; 120 s is Fargate's longest wait.
-        stopTimeout     = contains(["web", "nginx"], c) ? 30 : 120
+        stopTimeout     = key == "web" ? 30 : 120
         linuxParameters = { initProcessEnabled = true, capabilities = { drop = ["ALL"] } }
         ulimits         = [{ name = "nofile", softLimit = 65536, hardLimit = 65536 }]
         logConfiguration = {
@@ -138,7 +141,7 @@ resource "aws_ecs_task_definition" "service" {
   dynamic "volume" {
     for_each = each.value.app
     content {
-      name = "tmp-${volume.value.name}" # one each: the health check keeps its process name in /tmp
+      name = "tmp-${volume.value.name}" # one /tmp per container
     }
   }
   container_definitions = jsonencode(concat(

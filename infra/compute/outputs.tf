@@ -27,3 +27,8 @@ output "migrate" {
     "--network-configuration 'awsvpcConfiguration={subnets=[${join(",", local.net.private_subnet_ids)}],securityGroups=[${local.net.security_group_ids.worker}],assignPublicIp=DISABLED}'",
   ])
 }
+
+output "deploy_role_arn" {
+  description = "The repository variable AWS_DEPLOY_ROLE_ARN."
+  value       = try(aws_iam_role.deploy[0].arn, null)
+}

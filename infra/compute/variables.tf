@@ -164,3 +164,15 @@ variable "dr" {
     error_message = "dr.origin_name is required with dr_enabled."
   }
 }
+
+variable "github_repository" {
+  description = "owner/name of the repository whose main branch (or production environment) deploys; null: no deploy role."
+  type        = string
+  default     = null
+}
+
+variable "github_oidc_provider_arn" {
+  description = "The account's existing GitHub OIDC provider, if any (an account holds one per URL); null creates it."
+  type        = string
+  default     = null
+}

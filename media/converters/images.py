@@ -12,7 +12,7 @@ import logging
 
 from django.conf import settings
 
-from conversions.decoders import relative, run_decoder
+from conversions.decoders import run_decoder
 from conversions.errors import ConversionFailed
 from conversions.engine.registry import Converter, Option, register
 from media import quality
@@ -53,11 +53,11 @@ def convert_image(ctx, src_path, src_fmt, out_path, target, options, *, check_on
     if "quality" in options:
         options = {**options, "quality": encoder_quality(target, options)}
     request = {
-        "source": relative(src_path, ctx.workdir), "format": src_fmt,
-        "output": relative(out_path, ctx.workdir), "target": target,
+        "source": src_path.name, "format": src_fmt, "output": out_path.name, "target": target,
         "options": options, "max_pixels": settings.MAX_IMAGE_PIXELS, "check_only": check_only,
     }  # fmt: skip
-    return run_decoder(ctx, "image.convert", request, tool="image decoder")
+    outputs = () if check_only else (out_path,)
+    return run_decoder(ctx, "image.convert", request, tool="image decoder", inputs=(src_path,), outputs=outputs)
 
 
 @register

@@ -110,7 +110,7 @@ def test_an_absurd_header_is_refused_before_decoding(tmp_path):
     started = time.monotonic()
     with pytest.raises(ConversionFailed) as err:
         convert(tmp_path, src, "jpg", "png")
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 5
     assert err.value.code == "image_too_large"
     assert "(65000x65000)" in err.value.message and "210-megapixel limit" in err.value.message
 

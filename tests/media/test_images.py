@@ -227,7 +227,7 @@ def test_pixel_cap_refuses_before_decoding(tmp_path, size):
     started = time.monotonic()
     with pytest.raises(ConversionFailed) as err:
         convert(tmp_path, src, "png", "webp")
-    assert time.monotonic() - started < 2  # the child's start-up, then the header alone
+    assert time.monotonic() - started < 5  # the header alone (a decode would take far longer), even on a busy machine
     assert err.value.code == "image_too_large"
     assert "210-megapixel limit" in err.value.message
     assert not (tmp_path / "work" / "output.webp").exists()

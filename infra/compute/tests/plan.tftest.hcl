@@ -29,6 +29,9 @@ mock_provider "aws" {
   mock_resource "aws_sns_topic" {
     defaults = { arn = "arn:aws:sns:us-east-1:123456789012:ops-alerts" }
   }
+  mock_resource "aws_iam_openid_connect_provider" {
+    defaults = { arn = "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com" }
+  }
   mock_resource "aws_ecs_cluster" {
     defaults = { arn = "arn:aws:ecs:us-east-1:123456789012:cluster/convert-all-cluster" }
   }
@@ -53,13 +56,14 @@ override_data {
   target = data.terraform_remote_state.networking
   values = {
     outputs = {
-      vpc_id             = "vpc-0123"
-      vpc_cidr           = "10.0.0.0/16"
-      public_subnet_ids  = ["subnet-pub-a", "subnet-pub-b"]
-      private_subnet_ids = ["subnet-priv-a", "subnet-priv-b"]
-      data_subnet_ids    = ["subnet-data-a", "subnet-data-b"]
-      app_port           = 8080
-      security_group_ids = { alb = "sg-alb", web = "sg-web", worker = "sg-worker", endpoints = "sg-endpoints", rds = "sg-rds", redis = "sg-redis" }
+      vpc_id              = "vpc-0123"
+      vpc_cidr            = "10.0.0.0/16"
+      public_subnet_ids   = ["subnet-pub-a", "subnet-pub-b"]
+      public_subnet_cidrs = ["10.0.1.0/24", "10.0.2.0/24"]
+      private_subnet_ids  = ["subnet-priv-a", "subnet-priv-b"]
+      data_subnet_ids     = ["subnet-data-a", "subnet-data-b"]
+      app_port            = 8080
+      security_group_ids  = { alb = "sg-alb", web = "sg-web", worker = "sg-worker", endpoints = "sg-endpoints", rds = "sg-rds", redis = "sg-redis" }
     }
   }
 }
@@ -96,7 +100,7 @@ run "mocked_apply" {
     error_message = "cluster name"
   }
   assert {
-    condition     = [for c in jsondecode(aws_ecs_task_definition.service["web"].container_definitions) : c.name] == ["web", "nginx", "aws-otel-collector"]
+    condition     = [for c in jsondecode(aws_ecs_task_definition.service["web"].container_definitions) : c.name] == ["app", "nginx", "aws-otel-collector"]
     error_message = "the web task runs web, nginx and the collector"
   }
   assert {
@@ -120,6 +124,14 @@ run "mocked_apply" {
     error_message = "api.<domain> is an allowed host"
   }
   assert {
+    condition     = one([for e in jsondecode(aws_ecs_task_definition.service["web"].container_definitions)[0].environment : e.value if e.name == "TRUSTED_PROXIES"]) == "127.0.0.1/32,10.0.1.0/24,10.0.2.0/24"
+    error_message = "nginx and the ALB's subnets are the trusted proxies"
+  }
+  assert {
+    condition     = [for c in jsondecode(aws_ecs_task_definition.service["web"].container_definitions) : try(c.healthCheck.command[3], null)] == ["web", "nginx", null]
+    error_message = "the web task's containers check their own process's /health"
+  }
+  assert {
     condition     = !can(jsondecode(aws_ecs_task_definition.service["documents"].container_definitions)[0].healthCheck) && can(jsondecode(aws_ecs_task_definition.service["web"].container_definitions)[1].healthCheck)
     error_message = "null fields are left out of container definitions"
   }
@@ -138,5 +150,16 @@ run "mocked_apply" {
   assert {
     condition     = length(jsondecode(aws_cloudwatch_dashboard.main.dashboard_body).widgets) >= 10
     error_message = "the dashboard has its widgets"
+  }
+}
+
+run "deploy_role" {
+  command = apply
+  variables {
+    github_repository = "convert-all/convert-all"
+  }
+  assert {
+    condition     = length(aws_iam_role.deploy) == 1 && length(aws_iam_openid_connect_provider.github) == 1
+    error_message = "the deploy role and GitHub's OIDC provider"
   }
 }

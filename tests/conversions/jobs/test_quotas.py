@@ -3,7 +3,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth.models import User
 
-from accounts import quotas
+from conversions.jobs import quotas
 from accounts.models import ApiKey
 from conversions.models import Job, JobStatus
 from tests.builders import image_bytes, upload
