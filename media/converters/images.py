@@ -57,7 +57,10 @@ def convert_image(ctx, src_path, src_fmt, out_path, target, options, *, check_on
         "options": options, "max_pixels": settings.MAX_IMAGE_PIXELS, "check_only": check_only,
     }  # fmt: skip
     outputs = () if check_only else (out_path,)
-    return run_decoder(ctx, "image.convert", request, tool="image decoder", inputs=(src_path,), outputs=outputs)
+    found = run_decoder(ctx, "image.convert", request, tool="image decoder", inputs=(src_path,), outputs=outputs)
+    if not check_only and found:  # the job's pixel budget counts every image it decodes
+        ctx.budget.spend_pixels(found.get("width", 0) * found.get("height", 0), what="images")
+    return found
 
 
 @register
