@@ -11,7 +11,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiRequest, OpenApiResponse
 from rest_framework import serializers
 
-from filters.vocabulary import MAX_OPERATIONS
+from conversions.jobs import operations as job_operations
+from conversions.jobs.operations import MAX_OPERATIONS
 from conversions.models import Job, JobStatus
 
 V1 = "/api/v1/"
@@ -156,9 +157,8 @@ class OperationNameFieldSchema(OpenApiSerializerFieldExtension):
     target_class = OperationNameField
 
     def map_serializer_field(self, auto_schema, direction):
-        from filters.vocabulary import operations
-
-        return {"type": "string", "enum": operations.names()}
+        vocabulary = job_operations.current().vocabulary
+        return {"type": "string", "enum": vocabulary.names() if vocabulary else []}
 
 
 class OperationCallSerializer(serializers.Serializer):
