@@ -18,6 +18,8 @@ from conversions.engine.registry import registry
 from conversions.jobs.selectors import job_get_visible, job_status_payload, parse_job_id, public_payload
 from conversions.jobs.services import job_create, job_delete
 from conversions.api import schema
+from conversions.api.answers import job_answer, session_key, use_cache
+from conversions.jobs.waiting import parse_wait
 from conversions.api.throttles import SubmitThrottle
 
 def parse_json_field(data, name, default, kind):
@@ -33,11 +35,6 @@ def parse_json_field(data, name, default, kind):
     if not isinstance(raw, expected):
         raise BadRequest(f"'{name}' must be JSON {kind}.", code=f"invalid_{name}")
     return raw
-
-
-def session_key(request):
-    session = getattr(request, "session", None)
-    return session.session_key if session is not None and session.session_key else ""
 
 
 class ConvertView(APIView):
@@ -58,9 +55,6 @@ class ConvertView(APIView):
         },
     )
     def post(self, request):
-        from filters.api import job_answer, use_cache
-        from filters.services import parse_wait
-
         wait = parse_wait(request.query_params.get("wait"))
         options = parse_json_field(request.data, "options", {}, "an object")
         job = job_create(
