@@ -280,6 +280,7 @@ class ApiSchema(AutoSchema):
         if legacy:
             twin = V1 + path[len(LEGACY):]
             operation["operationId"] += "_legacy"
+            operation["summary"] = f"{operation.get('summary', '')} (alias)".strip()
             operation["description"] = f"The same as `{self.method.upper()} {twin}` (kept for older scripts)."
         return operation
 
