@@ -19,7 +19,8 @@ from conversions.files import storage
 from conversions.jobs import result_cache
 from conversions.jobs.operations import Operations
 from conversions.jobs.quotas import enforce
-from conversions.jobs.services import fetch_sources, job_submit
+from conversions.jobs.create import job_submit
+from conversions.jobs.services import fetch_sources
 from conversions.models import Job
 from filters.pipeline import filter_sources, output_format, run_chain
 from filters.vocabulary import OperationError, clean_operations, family_of, parse_operations

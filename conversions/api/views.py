@@ -16,7 +16,8 @@ from conversions.errors import BadRequest, Gone, NotFound, NotReady
 from conversions.models import Job, JobStatus
 from conversions.engine.registry import registry
 from conversions.jobs.selectors import job_get_visible, job_status_payload, parse_job_id, public_payload
-from conversions.jobs.services import job_create, job_delete
+from conversions.jobs.create import job_create
+from conversions.jobs.services import job_delete
 from conversions.api import schema
 from conversions.api.answers import job_answer, session_key, use_cache
 from conversions.jobs.waiting import parse_wait
