@@ -93,22 +93,6 @@ def _target(target_format):
     return target
 
 
-def plan_for_convert(target, operations):
-    """Validate operations to run after a conversion to `target`; the cleaned list."""
-    raw_ops = parse_operations(operations)
-    if not raw_ops:
-        return []
-    family = family_of(target)
-    if family is None:
-        raise OperationError(
-            f"operations cannot be applied to {target} results (they apply to images, audio, video and PDF).",
-            code="invalid_operations",
-        )
-    ops = clean_operations(raw_ops, family, files=1)
-    output_format(family, target, target, ops)
-    return ops
-
-
 # --- Running: registered with the job lifecycle (filters/apps.py) ----------------------------
 
 

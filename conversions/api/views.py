@@ -43,18 +43,7 @@ class ConvertView(APIView):
 
     creates_job = True  # the schema links its jobId to status, download and delete
 
-    @extend_schema(
-        operation_id="convert",
-        tags=["Convert and filter"],
-        summary="Convert a file",
-        request=schema.multipart(schema.ConvertSerializer),
-        parameters=[schema.WAIT, schema.CACHE, *schema.SUBMIT_HEADERS],
-        responses={
-            202: OpenApiResponse(schema.JobAcceptedSerializer, description="Accepted: the job is queued."),
-            200: OpenApiResponse(schema.JobStatusSerializer, description="With ?wait=N: the job ended in time."),
-            **schema.SUBMIT_ERRORS,
-        },
-    )
+    @schema.submit("convert", "Convert a file", schema.ConvertSerializer)
     def post(self, request):
         wait = parse_wait(request.query_params.get("wait"))
         options = parse_json_field(request.data, "options", {}, "an object")
