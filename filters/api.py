@@ -10,7 +10,8 @@ from conversions.web.clientip import client_ip
 from conversions.api.answers import job_answer, session_key, use_cache
 from conversions.jobs.waiting import parse_wait
 from filters.services import filter_job_create
-from filters.vocabulary import MAX_OPERATIONS, operations
+from conversions.jobs.operations import MAX_OPERATIONS
+from filters.vocabulary import operations
 
 class FilterView(APIView):
     throttle_classes = [SubmitThrottle]

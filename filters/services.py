@@ -23,6 +23,7 @@ from conversions.jobs.services import fetch_sources, job_submit
 from conversions.models import Job
 from filters.pipeline import filter_sources, output_format, run_chain
 from filters.vocabulary import OperationError, clean_operations, family_of, parse_operations
+from filters.vocabulary import operations as vocabulary_registry
 
 logger = logging.getLogger(__name__)
 
@@ -112,6 +113,14 @@ def plan_for_convert(target, operations):
 
 class FilterOperations(Operations):
     """How the job lifecycle plans and runs operations; conversions/ never imports filters/."""
+
+    vocabulary = vocabulary_registry
+
+    def family_of(self, fmt):
+        return family_of(fmt)
+
+    def create_job(self, **kwargs):
+        return filter_job_create(**kwargs)
 
     def plan_for_convert(self, target, operations):
         """Validate operations to run after a conversion to `target`; the cleaned list."""

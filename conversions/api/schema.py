@@ -11,7 +11,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiRequest, OpenApiResponse
 from rest_framework import serializers
 
-from filters.vocabulary import MAX_OPERATIONS
+from conversions.jobs import operations as job_operations
+from conversions.jobs.operations import MAX_OPERATIONS
 from conversions.models import Job, JobStatus
 
 V1 = "/api/v1/"
@@ -168,10 +169,9 @@ def _param_schema(param):
 
 def operation_schemas():
     """An object schema per (family, operation): its `op` name and its parameters, nothing else."""
-    from filters.vocabulary import operations
-
+    vocabulary = job_operations.current().vocabulary
     out = []
-    for family, ops in operations.catalog().items():
+    for family, ops in (vocabulary.catalog() if vocabulary else {}).items():
         for op in ops:
             params = {p["name"]: _param_schema(p) for p in op["params"]}
             out.append({

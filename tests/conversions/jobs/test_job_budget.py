@@ -277,3 +277,25 @@ def test_images_count_against_the_pixel_budget(api, run_jobs, settings):
                         format="multipart")  # fmt: skip
     job = Job.objects.get(pk=resp.json()["jobId"])
     assert job.status == JobStatus.FAILED and job.error_code == "pixel_budget", job.error_message
+
+
+@pytest.mark.django_db
+def test_a_starting_worker_removes_the_work_dirs_dead_workers_left(api, tmp_path):
+    from pathlib import Path
+
+    jobs = []
+    for _ in range(3):
+        resp = api.post("/api/v1/convert", {"file": upload("a.png", image_bytes()), "targetFormat": "webp"},
+                        format="multipart")  # fmt: skip
+        jobs.append(services.job_claim(resp.json()["jobId"]))
+    live, dead, done = jobs
+    _die_on_attempt(dead)
+    Job.objects.filter(pk=done.pk).update(status=JobStatus.FAILED)
+    root = Path(tmp_path / "work")
+    made = {job.pk: root / f"job-{job.pk}-abc123" for job in jobs}
+    for path in made.values():
+        (path / "pages").mkdir(parents=True)
+        (path / "pages" / "page-1.png").write_bytes(b"x" * 1000)
+    (root / "not-a-job").mkdir()
+    assert reconcile.remove_orphan_workdirs(root) == 2
+    assert sorted(p.name for p in root.iterdir()) == sorted([made[live.pk].name, "not-a-job"])
