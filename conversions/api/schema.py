@@ -8,7 +8,7 @@ their answers from the selectors. A schemathesis run against a live server
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiRequest, OpenApiResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiRequest, OpenApiResponse, extend_schema
 from rest_framework import serializers
 
 from conversions.jobs import operations as job_operations
@@ -335,3 +335,19 @@ def job_links(legacy=False):
         }
         for name, (op_id, description) in _JOB_LINKS.items()
     }
+
+
+def submit(operation_id, summary, serializer):
+    """The schema of an endpoint that creates a job (convert, filter): 202, or 200 with ?wait=N."""
+    return extend_schema(
+        operation_id=operation_id,
+        tags=["Convert and filter"],
+        summary=summary,
+        request=multipart(serializer),
+        parameters=[WAIT, CACHE, *SUBMIT_HEADERS],
+        responses={
+            202: OpenApiResponse(JobAcceptedSerializer, description="Accepted: the job is queued."),
+            200: OpenApiResponse(JobStatusSerializer, description="With ?wait=N: the job ended in time."),
+            **SUBMIT_ERRORS,
+        },
+    )

@@ -26,7 +26,8 @@ from conversions.web.clientip import client_ip
 from conversions.errors import ConvertAllError, error_body
 from conversions.models import ACTIVE_STATUSES, Job
 from conversions.jobs.selectors import job_get_visible, job_status_payload, public_payload
-from conversions.jobs.services import job_create, job_delete
+from conversions.jobs.create import job_create
+from conversions.jobs.services import job_delete
 from conversions.web.views import converter_context, filter_context
 
 logger = logging.getLogger(__name__)
