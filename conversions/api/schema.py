@@ -149,20 +149,48 @@ class TargetFormatFieldSchema(OpenApiSerializerFieldExtension):
         return {"type": "string", "enum": _target_formats()}
 
 
-class OperationNameField(serializers.CharField):
-    """Described as one of the filter vocabulary's operation names."""
+class OperationCallField(serializers.DictField):
+    """One operation object, described per operation from the filter vocabulary."""
 
 
-class OperationNameFieldSchema(OpenApiSerializerFieldExtension):
-    target_class = OperationNameField
+_JSON_TYPES = {"int": "integer", "float": "number", "str": "string", "bool": "boolean"}
+
+
+def _param_schema(param):
+    out = {"type": _JSON_TYPES[param["type"]]}
+    if param["type"] == "str":
+        out.update(minLength=1, pattern=r"\S")
+    for key, name in (("min", "minimum"), ("max", "maximum"), ("choices", "enum"), ("default", "default"),
+                      ("help", "description")):
+        if key in param:
+            out[name] = param[key]
+    return out
+
+
+def operation_schemas():
+    """An object schema per (family, operation): its `op` name and its parameters, nothing else."""
+    vocabulary = job_operations.current().vocabulary
+    out = []
+    for family, ops in (vocabulary.catalog() if vocabulary else {}).items():
+        for op in ops:
+            params = {p["name"]: _param_schema(p) for p in op["params"]}
+            out.append({
+                "type": "object",
+                "title": f"{family} {op['op']}",
+                "description": op["help"],
+                "properties": {"op": {"type": "string", "enum": [op["op"]]}, **params},
+                "required": ["op", *(p["name"] for p in op["params"] if p["required"])],
+                "additionalProperties": False,
+            })
+    return out
+
+
+class OperationCallFieldSchema(OpenApiSerializerFieldExtension):
+    # Read when the schema is built: every operation the vocabulary registered.
+    target_class = OperationCallField
 
     def map_serializer_field(self, auto_schema, direction):
-        vocabulary = job_operations.current().vocabulary
-        return {"type": "string", "enum": vocabulary.names() if vocabulary else []}
-
-
-class OperationCallSerializer(serializers.Serializer):
-    op = OperationNameField(help_text="The operation's name; its other keys are its parameters.")
+        return {"anyOf": operation_schemas()}
 
 
 _OPTIONS_HELP = "The converter's options, e.g. {\"quality\": \"best\"}; GET /api/v1/formats lists them per pair."
@@ -176,7 +204,7 @@ class ConvertSerializer(serializers.Serializer):
     )
     options = serializers.DictField(required=False, help_text=_OPTIONS_HELP)
     operations = serializers.ListField(
-        child=OperationCallSerializer(), required=False, max_length=MAX_OPERATIONS,
+        child=OperationCallField(), required=False, max_length=MAX_OPERATIONS,
         help_text="Filters to apply after converting, " + _OPERATIONS_HELP,
     )
 
@@ -186,7 +214,7 @@ class FilterSerializer(serializers.Serializer):
         child=serializers.FileField(), min_length=1, help_text="The file; several only for operations that merge."
     )
     operations = serializers.ListField(
-        child=OperationCallSerializer(), min_length=1, max_length=MAX_OPERATIONS,
+        child=OperationCallField(), min_length=1, max_length=MAX_OPERATIONS,
         help_text="The operations, in order, " + _OPERATIONS_HELP,
     )
     targetFormat = TargetFormatField(required=False, help_text="Convert the result to this format too.")
