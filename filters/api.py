@@ -1,6 +1,6 @@
 """POST /api/v1/filter and GET /api/v1/operations."""
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -10,25 +10,15 @@ from conversions.web.clientip import client_ip
 from conversions.api.answers import job_answer, session_key, use_cache
 from conversions.jobs.waiting import parse_wait
 from filters.services import filter_job_create
-from filters.vocabulary import MAX_OPERATIONS, operations
+from conversions.jobs.operations import MAX_OPERATIONS
+from filters.vocabulary import operations
 
 class FilterView(APIView):
     throttle_classes = [SubmitThrottle]
 
     creates_job = True  # the schema links its jobId to status, download and delete
 
-    @extend_schema(
-        operation_id="filter",
-        tags=["Convert and filter"],
-        summary="Apply operations (resize, trim, compress...) to a file",
-        request=schema.multipart(schema.FilterSerializer),
-        parameters=[schema.WAIT, schema.CACHE, *schema.SUBMIT_HEADERS],
-        responses={
-            202: OpenApiResponse(schema.JobAcceptedSerializer, description="Accepted: the job is queued."),
-            200: OpenApiResponse(schema.JobStatusSerializer, description="With ?wait=N: the job ended in time."),
-            **schema.SUBMIT_ERRORS,
-        },
-    )
+    @schema.submit("filter", "Apply operations (resize, trim, compress...) to a file", schema.FilterSerializer)
     def post(self, request):
         wait = parse_wait(request.query_params.get("wait"))
         job = filter_job_create(

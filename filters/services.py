@@ -19,10 +19,12 @@ from conversions.files import storage
 from conversions.jobs import result_cache
 from conversions.jobs.operations import Operations
 from conversions.jobs.quotas import enforce
-from conversions.jobs.services import fetch_sources, job_submit
+from conversions.jobs.create import job_submit
+from conversions.jobs.services import fetch_sources
 from conversions.models import Job
 from filters.pipeline import filter_sources, output_format, run_chain
 from filters.vocabulary import OperationError, clean_operations, family_of, parse_operations
+from filters.vocabulary import operations as vocabulary_registry
 
 logger = logging.getLogger(__name__)
 
@@ -91,27 +93,19 @@ def _target(target_format):
     return target
 
 
-def plan_for_convert(target, operations):
-    """Validate operations to run after a conversion to `target`; the cleaned list."""
-    raw_ops = parse_operations(operations)
-    if not raw_ops:
-        return []
-    family = family_of(target)
-    if family is None:
-        raise OperationError(
-            f"operations cannot be applied to {target} results (they apply to images, audio, video and PDF).",
-            code="invalid_operations",
-        )
-    ops = clean_operations(raw_ops, family, files=1)
-    output_format(family, target, target, ops)
-    return ops
-
-
 # --- Running: registered with the job lifecycle (filters/apps.py) ----------------------------
 
 
 class FilterOperations(Operations):
     """How the job lifecycle plans and runs operations; conversions/ never imports filters/."""
+
+    vocabulary = vocabulary_registry
+
+    def family_of(self, fmt):
+        return family_of(fmt)
+
+    def create_job(self, **kwargs):
+        return filter_job_create(**kwargs)
 
     def plan_for_convert(self, target, operations):
         """Validate operations to run after a conversion to `target`; the cleaned list."""

@@ -9,9 +9,24 @@ ready; without one, a job with operations is refused, never run half-way.
 
 from conversions.errors import BadRequest, ConversionFailed
 
+# The longest chain of operations one job may carry (the API schema states it too).
+MAX_OPERATIONS = 20
+
 
 class Operations:
     """What filters/ implements (see filters.services.FilterOperations)."""
+
+    # The operation vocabulary (filters.vocabulary.operations): the filter pages and
+    # the API schema read it; None where no filters are installed.
+    vocabulary = None
+
+    def family_of(self, fmt):
+        """The operations family of a format (image, audio, video, pdf), or None."""
+        return None
+
+    def create_job(self, **kwargs):
+        """A filter job from a page's form (the API posts to filters' own view)."""
+        raise BadRequest("Filters are not available on this server.", code="unknown_filter")
 
     def plan_for_convert(self, target, operations):
         """The cleaned operations to run after a conversion to `target` (400 on a bad one)."""

@@ -14,7 +14,7 @@ from conversions.engine.context import ConversionContext
 from conversions.models import Job, JobStatus
 from conversions.engine.registry import Converter, Option, registry
 from conversions.tasks import actor_for
-from tests.builders import image_bytes, upload
+from tests.builders import image_bytes, upload, wait_until
 
 
 NOISY_TOOL = (
@@ -78,15 +78,6 @@ def kinds(job):
     return [e.kind for e in job.events.order_by("at", "id")]
 
 
-def wait_for(predicate, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def work_dirs(settings):
     from pathlib import Path
 
@@ -111,7 +102,7 @@ def test_dramatiqs_time_limit_fails_the_job_with_timeout_and_cleans_up(api, stuc
     worker.start()
     t0 = time.monotonic()
     try:
-        assert wait_for(lambda: Job.objects.get(pk=job.pk).status == JobStatus.FAILED), kinds(job)
+        assert wait_until(lambda: Job.objects.get(pk=job.pk).status == JobStatus.FAILED, timeout=30), kinds(job)
         took = time.monotonic() - t0
         time.sleep(1.5)  # a retry, if Dramatiq made one, would have claimed it again by now
     finally:
