@@ -14,7 +14,7 @@ from conversions.engine.context import ConversionContext
 from conversions.models import Job, JobStatus
 from conversions.engine.registry import Converter, Option, registry
 from conversions.tasks import actor_for
-from tests.builders import image_bytes, upload
+from tests.builders import image_bytes, upload, wait_until
 
 
 NOISY_TOOL = (
@@ -78,15 +78,6 @@ def kinds(job):
     return [e.kind for e in job.events.order_by("at", "id")]
 
 
-def wait_for(predicate, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def work_dirs(settings):
     from pathlib import Path
 
@@ -111,7 +102,7 @@ def test_dramatiqs_time_limit_fails_the_job_with_timeout_and_cleans_up(api, stuc
     worker.start()
     t0 = time.monotonic()
     try:
-        assert wait_for(lambda: Job.objects.get(pk=job.pk).status == JobStatus.FAILED), kinds(job)
+        assert wait_until(lambda: Job.objects.get(pk=job.pk).status == JobStatus.FAILED, timeout=30), kinds(job)
         took = time.monotonic() - t0
         time.sleep(1.5)  # a retry, if Dramatiq made one, would have claimed it again by now
     finally:
@@ -242,3 +233,60 @@ def test_public_message(raw, shown):
     from conversions.jobs.failures import public_message
 
     assert public_message(raw) == shown
+
+
+@pytest.mark.django_db
+def test_a_pdf_whose_pages_add_up_past_the_pixel_budget_fails_before_drawing(api, run_jobs, settings, tmp_path):
+    """Three 300x400 pt pages at 110 dpi are ~0.84 MP together: over a 0.5 MP budget, each under the per-image cap."""
+    from PIL import Image
+
+    settings.JOB_MAX_PIXELS = 500_000
+    settings.WORK_DIR = str(tmp_path / "work")
+    pages = [Image.new("RGB", (300, 400), c) for c in ((200, 30, 30), (30, 160, 30), (30, 30, 200))]
+    pdf = tmp_path / "doc.pdf"
+    pages[0].save(pdf, save_all=True, append_images=pages[1:])
+    with run_jobs():
+        resp = api.post("/api/v1/convert", {"file": upload("doc.pdf", pdf.read_bytes()), "targetFormat": "png"},
+                        format="multipart")  # fmt: skip
+    job = Job.objects.get(pk=resp.json()["jobId"])
+    assert job.status == JobStatus.FAILED and job.error_code == "pixel_budget", (job.error_code, job.error_message)
+    assert "megapixel allowance per job" in job.error_message
+    assert work_dirs(settings) == []
+
+    settings.JOB_MAX_PIXELS = 2_000_000  # the same file within the budget converts
+    with run_jobs():
+        resp = api.post("/api/v1/convert", {"file": upload("doc.pdf", pdf.read_bytes()), "targetFormat": "png"},
+                        format="multipart")  # fmt: skip
+    assert Job.objects.get(pk=resp.json()["jobId"]).status == JobStatus.SUCCEEDED
+
+
+@pytest.mark.django_db
+def test_images_count_against_the_pixel_budget(api, run_jobs, settings):
+    settings.JOB_MAX_PIXELS = 1000
+    with run_jobs():
+        resp = api.post("/api/v1/convert", {"file": upload("a.png", image_bytes(size=(64, 48))), "targetFormat": "webp"},
+                        format="multipart")  # fmt: skip
+    job = Job.objects.get(pk=resp.json()["jobId"])
+    assert job.status == JobStatus.FAILED and job.error_code == "pixel_budget", job.error_message
+
+
+@pytest.mark.django_db
+def test_a_starting_worker_removes_the_work_dirs_dead_workers_left(api, tmp_path):
+    from pathlib import Path
+
+    jobs = []
+    for _ in range(3):
+        resp = api.post("/api/v1/convert", {"file": upload("a.png", image_bytes()), "targetFormat": "webp"},
+                        format="multipart")  # fmt: skip
+        jobs.append(services.job_claim(resp.json()["jobId"]))
+    live, dead, done = jobs
+    _die_on_attempt(dead)
+    Job.objects.filter(pk=done.pk).update(status=JobStatus.FAILED)
+    root = Path(tmp_path / "work")
+    made = {job.pk: root / f"job-{job.pk}-abc123" for job in jobs}
+    for path in made.values():
+        (path / "pages").mkdir(parents=True)
+        (path / "pages" / "page-1.png").write_bytes(b"x" * 1000)
+    (root / "not-a-job").mkdir()
+    assert reconcile.remove_orphan_workdirs(root) == 2
+    assert sorted(p.name for p in root.iterdir()) == sorted([made[live.pk].name, "not-a-job"])
