@@ -171,13 +171,10 @@ def throughput(stack, files, per_format, workdir):
     return len(bodies), seconds, len(bodies) / seconds * 60
 
 
-def pool_round(manager, jobs):
+def pool_round(threads, manager, jobs):
     """Conversions per minute of `jobs` through `manager` from two threads (the worker's)."""
-    from concurrent.futures import ThreadPoolExecutor
-
     started = time.monotonic()
-    with ThreadPoolExecutor(max_workers=2) as threads:
-        replies = list(threads.map(lambda job: manager.convert(job.request()), jobs))
+    replies = list(threads.map(lambda job: manager.convert(job.request()), jobs))
     seconds = time.monotonic() - started
     if not all(r.get("ok") for r in replies):
         raise RuntimeError(f"a pool conversion failed: {[r for r in replies if not r.get('ok')][:1]}")
@@ -191,15 +188,20 @@ def pool_runs(files, per_format, workdir, rounds):
     formats = ("docx", "xlsx", "pptx")
     jobs = [OfficeJob.plan(files[fmt], fmt, workdir / f"pool-{fmt}-{i}.pdf", "pdf")
             for i in range(per_format) for fmt in formats]  # fmt: skip
+    from concurrent.futures import ThreadPoolExecutor
+
     managers = {size: OfficeManager(size) for size in (1, 2)}
     rates = {1: [], 2: []}
+    # Long-lived threads as in a worker: a sandboxed bridge dies with the thread that started it.
+    threads = ThreadPoolExecutor(max_workers=2)
     try:
         for manager in managers.values():  # every instance started and warm before timing
-            pool_round(manager, jobs[: 2 * len(formats)])
+            pool_round(threads, manager, jobs[: 2 * len(formats)])
         for i in range(rounds):
             for size in ((1, 2) if i % 2 == 0 else (2, 1)):
-                rates[size].append(pool_round(managers[size], jobs))
+                rates[size].append(pool_round(threads, managers[size], jobs))
     finally:
+        threads.shutdown()
         for manager in managers.values():
             manager.shutdown()
     return rates

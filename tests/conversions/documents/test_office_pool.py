@@ -6,6 +6,7 @@ bridge starts and ends (a wrapper around BridgeProcess.call, the boundary).
 
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -48,20 +49,22 @@ def calls(monkeypatch):
     return seen
 
 
-def convert_all(manager, jobs):
-    """Each job in its own thread, released together; the replies in order."""
-    replies, barrier = [None] * len(jobs), threading.Barrier(len(jobs))
+@pytest.fixture
+def threads():
+    """Long-lived threads, as a worker's are: a sandboxed bridge dies with the thread that started it."""
+    with ThreadPoolExecutor(max_workers=2) as executor:
+        yield executor
 
-    def one(i):
-        barrier.wait()
-        replies[i] = manager.convert(jobs[i].request())
 
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(jobs))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(300)
-    return replies
+def convert_all(threads, manager, jobs):
+    """Each job on its own thread, released together; the replies in order."""
+    barrier = threading.Barrier(len(jobs))
+
+    def one(job):
+        barrier.wait(60)
+        return manager.convert(job.request())
+
+    return list(threads.map(one, jobs, timeout=300))
 
 
 def docx_jobs(documents, tmp_path, tag, count=2):
@@ -74,14 +77,14 @@ def overlapped(a, b):
     return max(a[1], b[1]) < min(a[2], b[2])
 
 
-def test_two_conversions_run_at_once_on_a_pool_of_two(pool, calls, documents, tmp_path):
+def test_two_conversions_run_at_once_on_a_pool_of_two(pool, calls, threads, documents, tmp_path):
     manager = pool(2)
-    convert_all(manager, docx_jobs(documents, tmp_path, "warm-up"))  # both soffices started
+    convert_all(threads, manager, docx_jobs(documents, tmp_path, "warm-up"))  # both soffices started
     assert manager.starts == 2 and len(manager.bridge_pids) == 2
     calls.clear()
 
     jobs = docx_jobs(documents, tmp_path, "pair")
-    replies = convert_all(manager, jobs)
+    replies = convert_all(threads, manager, jobs)
 
     assert all(reply and reply.get("ok") for reply in replies)
     for job in jobs:
@@ -91,9 +94,9 @@ def test_two_conversions_run_at_once_on_a_pool_of_two(pool, calls, documents, tm
     assert manager.starts == 2 and manager.calls == 4
 
 
-def test_a_pool_of_one_converts_one_at_a_time(pool, calls, documents, tmp_path):
+def test_a_pool_of_one_converts_one_at_a_time(pool, calls, threads, documents, tmp_path):
     manager = pool(1)
-    replies = convert_all(manager, docx_jobs(documents, tmp_path, "one"))
+    replies = convert_all(threads, manager, docx_jobs(documents, tmp_path, "one"))
 
     assert all(reply and reply.get("ok") for reply in replies)
     assert manager.starts == 1 and len({pid for pid, *_ in calls}) == 1
