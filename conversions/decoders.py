@@ -175,7 +175,10 @@ def run_decoder(ctx, task, request, *, tool, inputs=(), outputs=()):
 
 
 def _exchange(ctx, spare, request, tool):
-    budget = ctx.remaining_seconds(settings.DECODER_TIMEOUT_SECONDS)
+    """`ctx` None: a check outside a conversion's context (no lease to renew, no job budget)."""
+    budget = settings.DECODER_TIMEOUT_SECONDS
+    if ctx is not None:
+        budget = ctx.remaining_seconds(budget)
     try:
         if not spare.send(request):
             spare.done.wait()
@@ -183,7 +186,8 @@ def _exchange(ctx, spare, request, tool):
         while not spare.done.wait(runner.TICK_SECONDS):
             if time.monotonic() > deadline:
                 raise runner.ToolTimeout(f"The {tool} did not finish within {budget:g} seconds and was stopped.")
-            ctx.tick()
+            if ctx is not None:
+                ctx.tick()
     except BaseException as exc:
         spare.kill(exc if isinstance(exc, Exception) else Canceled("job stopped"))
         raise

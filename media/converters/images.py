@@ -16,7 +16,7 @@ from conversions.decoders import run_decoder
 from conversions.errors import ConversionFailed
 from conversions.engine.registry import Converter, Option, register
 from media.images import svgsize
-from media.imaging import LOSSY, PIL_FORMATS  # noqa: F401  (PIL_FORMATS: the tests' names for formats)
+from media.images.kinds import LOSSY, PIL_FORMATS  # noqa: F401  (PIL_FORMATS: the tests' names for formats)
 
 logger = logging.getLogger(__name__)
 
