@@ -6,7 +6,7 @@ class ConversionsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from conversions import checks  # noqa: F401  (registers the system checks)
+        from conversions.ops import checks  # noqa: F401  (registers the system checks)
 
         # Before the web handler loads its middleware, before a worker's first query.
         from convertall import tracing

@@ -56,7 +56,7 @@ MIDDLEWARE = [
     "conversions.ops.logcontext.RequestIdMiddleware",
     "conversions.ops.liveness.LivenessMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "conversions.csp.ContentSecurityPolicyMiddleware",
+    "conversions.web.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -342,7 +342,7 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = True
 
 # --- Auth, i18n ------------------------------------------------------------
-# Pages carry a Content-Security-Policy (conversions/csp.py); 1 only reports violations.
+# Pages carry a Content-Security-Policy (conversions/web/csp.py); 1 only reports violations.
 CSP_REPORT_ONLY = env.bool("CSP_REPORT_ONLY", default=False)
 # Log-in and admin log-in lockout (django-axes), per account and per address
 # (conversions.web.clientip: the Cloudflare-aware client IP, IPv6 by /64). The
@@ -361,7 +361,7 @@ AXES_VERBOSE = False  # its start-up banner went to stdout, into `manage.py conv
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/accounts/"
 LOGOUT_REDIRECT_URL = "/"
-# The console default suits `make run`; `check --deploy` refuses it (conversions/checks.py).
+# The console default suits `make run`; `check --deploy` refuses it (conversions/ops/checks.py).
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=587)

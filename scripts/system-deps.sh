@@ -46,10 +46,11 @@ if [ "$mode" = test ]; then
   need chromium have chromium
   need procps have pkill
   need iproute2 have ip
-  # tests/ship: the web task's nginx config (nginx -t) and scripts/smoke.sh.
+  # tests/ship: the web task's nginx config (nginx -t), scripts/smoke.sh, the scripts' lint.
   need nginx-light sh -c 'command -v nginx || test -x /usr/sbin/nginx'
   need jq have jq
   need curl have curl
+  need shellcheck have shellcheck
 fi
 
 if [ ${#missing[@]} -eq 0 ]; then

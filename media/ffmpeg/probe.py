@@ -10,6 +10,7 @@ decoding starts.
 
 import json
 import logging
+import os
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -65,11 +66,23 @@ class Probe:
         return next((s for s in self.streams if s.kind == "audio"), None)
 
 
-def probe(ctx, fmt):
-    """Run ffprobe (its own short timeout) on ctx.source_path and parse it."""
+def run_limits(duration):
+    """The runner limits of one ffmpeg run over `duration` seconds of media (the job's budget still cuts them).
+
+    The wall-clock allowance grows with the media's length; every core may
+    work the whole time; memory is MEDIA_MEMORY_MB. Media conversions and the
+    audio/video filters share this one rule.
+    """
+    timeout = int(max(settings.RUNNER_TIMEOUT_SECONDS, duration * 4 + 60))
+    return {"timeout": timeout, "cpu_seconds": timeout * max(2, os.cpu_count() or 1), "memory_mb": settings.MEDIA_MEMORY_MB}
+
+
+def probe(ctx, fmt, path=None):
+    """Run ffprobe (its own short timeout) on `path` (default ctx.source_path) and parse it."""
+    path = path or ctx.source_path
     argv = [
         "ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams",
-        *input_args(fmt, ctx.source_path.name),
+        *input_args(fmt, path.name),
     ]
     result = ctx.run(
         argv, timeout=settings.MEDIA_PROBE_TIMEOUT_SECONDS, memory_mb=settings.MEDIA_MEMORY_MB,

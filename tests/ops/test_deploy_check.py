@@ -76,7 +76,7 @@ def test_check_deploy_fails_when_email_would_never_be_delivered():
 
 
 def test_a_bad_line_in_the_cloudflare_list_fails_the_checks(tmp_path):
-    from conversions import checks
+    from conversions.ops import checks
     from conversions.web import clientip
 
     bad = tmp_path / "cloudflare_ips.txt"

@@ -5,7 +5,7 @@ import re
 import pytest
 from django.contrib.auth.models import User
 
-from conversions.csp import POLICY
+from conversions.web.csp import POLICY
 
 pytestmark = pytest.mark.django_db
 
