@@ -33,12 +33,20 @@ from pathlib import Path
 
 from django.conf import settings
 
-from conversions.engine import runner
+from conversions.engine import runner, sandbox
 from conversions.errors import Canceled, ConversionFailed
 
 logger = logging.getLogger(__name__)
 
-CHILD = Path(__file__).resolve().parent / "decoder_child.py"
+# What the child imports, and nothing else of the application, is visible in its sandbox
+# (a read-only copy made once per process): a task that imports another module of ours adds it here.
+CHILD_FILES = (
+    "conversions/__init__.py",
+    "conversions/decoder_child.py",
+    "conversions/decode_errors.py",
+    "media/__init__.py",
+    "media/imaging.py",
+)
 USER_ERROR = 3
 IDLE_SECONDS = 600  # a spare nobody used exits (the next job starts a fresh one)
 READY_POLL_SECONDS = 0.002
@@ -71,11 +79,14 @@ class Spare:
 
     def _run(self):
         memory_mb, timeout, env = self.key[0], self.key[1], dict(self.key[2])
-        argv = [sys.executable, "-I", str(CHILD), "--wait", self.fifo.name, str(IDLE_SECONDS)]
+        view = sandbox.code_view(CHILD_FILES)
+        child = view / "conversions" / "decoder_child.py"
+        argv = [sys.executable, "-I", str(child), "--wait", self.fifo.name, str(IDLE_SECONDS)]
         try:
             self.result = runner.run(
                 argv, cwd=self.dir, timeout=IDLE_SECONDS + timeout, memory_mb=memory_mb,
                 cpu_seconds=2 * timeout, env=env, check=False, tool="decoder", on_tick=self._tick,
+                read_only=(view,),
             )  # fmt: skip
         except BaseException as exc:  # noqa: BLE001  (handed to the job's thread, which re-raises)
             self.error = exc

@@ -193,6 +193,7 @@ os.environ.setdefault("dramatiq_worker_timeout", str(DRAMATIQ_WORKER_TIMEOUT_MS)
 # handed to other workers (Redis broker only).
 DRAMATIQ_HEARTBEAT_TIMEOUT_MS = env.int("DRAMATIQ_HEARTBEAT_TIMEOUT_MS", default=15000)
 _DRAMATIQ_MIDDLEWARE = [
+    "conversions.engine.sandbox.SandboxCheck",  # refuses to boot a worker without the layers of SANDBOX_REQUIRE
     "dramatiq.middleware.AgeLimit",
     "dramatiq.middleware.TimeLimit",
     "dramatiq.middleware.Callbacks",
@@ -250,7 +251,14 @@ WORK_DIR = Path(env("WORK_DIR", default=str(VAR_DIR / "work")))
 RUNNER_TIMEOUT_SECONDS = env.int("RUNNER_TIMEOUT_SECONDS", default=300)
 RUNNER_MEMORY_MB = env.int("RUNNER_MEMORY_MB", default=2048)
 RUNNER_MAX_OUTPUT_MB = env.int("RUNNER_MAX_OUTPUT_MB", default=2048)
-RUNNER_NETWORK_ISOLATION = env.bool("RUNNER_NETWORK_ISOLATION", default=True)
+# Processes (threads count) one tool's uid may have while it runs: a fork-bomb stop, not a quota.
+RUNNER_MAX_PROCESSES = env.int("RUNNER_MAX_PROCESSES", default=512)
+# The sandbox around every tool (conversions/engine/sandbox.py): the layers a worker refuses to start without,
+# and switches to leave one out (SANDBOX_NAMESPACES=0 is what ECS Fargate allows).
+SANDBOX_REQUIRE = env.list("SANDBOX_REQUIRE", default=["seccomp", "nondumpable"])
+SANDBOX_NAMESPACES = env.bool("SANDBOX_NAMESPACES", default=True)
+SANDBOX_LANDLOCK = env.bool("SANDBOX_LANDLOCK", default=True)
+SANDBOX_PYTHON = env("SANDBOX_PYTHON", default="")
 # The budget of one decoder child (conversions/decoders.py): images, PDFs, zips.
 DECODER_MEMORY_MB = env.int("DECODER_MEMORY_MB", default=3072)
 DECODER_TIMEOUT_SECONDS = env.int("DECODER_TIMEOUT_SECONDS", default=300)

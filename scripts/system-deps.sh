@@ -16,6 +16,8 @@ lib() { ldconfig -p | grep -q "$1"; }
 
 need libmagic1 lib libmagic.so.1
 need util-linux have prlimit
+# The sandbox's namespaces layer (conversions/sandbox.py); where namespaces are refused it probes off.
+need bubblewrap have bwrap
 need librsvg2-bin have rsvg-convert
 need libvips42 lib libvips.so.42
 need ffmpeg have ffprobe

@@ -156,8 +156,9 @@ class Office:
             _prop("RepairPackage", False),
             _prop("Silent", True),
         ]
-        if req.get("load_filter"):
-            load.append(_prop("FilterName", req["load_filter"]))
+        if not req.get("load_filter"):  # never LibreOffice's own guess of the format
+            return {"ok": False, "code": "no_filter", "error": "no import filter was named for this file"}
+        load.append(_prop("FilterName", req["load_filter"]))
         if req.get("load_options"):
             load.append(_prop("FilterOptions", req["load_options"]))
         src_url = uno.systemPathToFileUrl(str(Path(req["src"]).resolve()))

@@ -41,12 +41,26 @@ CSV_EXPORT_OPTIONS = "44,34,76,1,,0,false,true,true,false,false"
 KIND_OF = {**{s: "text" for s in WRITER_SOURCES}, **{s: "spreadsheet" for s in CALC_SOURCES},
            **{s: "presentation" for s in IMPRESS_SOURCES}}  # fmt: skip
 
-# Plain inputs are opened with an explicit filter: txt would otherwise open in
-# Writer/Web or Calc depending on its content, csv as text.
+# Every input is opened with the import filter of its sniffed format, never
+# LibreOffice's own guess: a file named .docx that is really something else
+# (an RTF, a flat XML, a format with a weaker parser) fails to load instead
+# of reaching whichever of LibreOffice's ~200 import filters claims it. Plain
+# inputs need it too: txt would open in Writer/Web or Calc depending on its
+# content, csv as text.
 LOAD_FILTERS = {
+    "doc": ("MS Word 97", ""),
+    "docx": ("MS Word 2007 XML", ""),
+    "odt": ("writer8", ""),
+    "rtf": ("Rich Text Format", ""),
     "txt": ("Text (encoded)", "UTF8"),
     "html": ("HTML (StarWriter)", ""),
+    "xls": ("MS Excel 97", ""),
+    "xlsx": ("Calc MS Excel 2007 XML", ""),
+    "ods": ("calc8", ""),
     "csv": ("Text - txt - csv (StarCalc)", CSV_OPTIONS),
+    "ppt": ("MS PowerPoint 97", ""),
+    "pptx": ("Impress MS PowerPoint 2007 XML", ""),
+    "odp": ("impress8", ""),
 }
 
 EXPORT_FILTERS = {
@@ -94,7 +108,7 @@ class OfficeJob:
     @classmethod
     def plan(cls, src, source_format, dst, target):
         kind = KIND_OF[source_format]
-        load_filter, load_options = LOAD_FILTERS.get(source_format, ("", ""))
+        load_filter, load_options = LOAD_FILTERS[source_format]
         export_filter, export_options = EXPORT_FILTERS[(kind, target)]
         return cls(Path(src), Path(dst), kind, load_filter, load_options, export_filter, export_options)
 
@@ -113,7 +127,8 @@ def office_convert(ctx, job):
     if job.load_filter.startswith("HTML"):
         clean_html_file(job.src)
     try:
-        reply = manager().convert(job.request(), on_tick=ctx.tick)
+        # The bridge's own allowance, cut to what is left of the job's time budget.
+        reply = manager().convert(job.request(), timeout=ctx.remaining_seconds(_timeout()), on_tick=ctx.tick)
         path = "warm"
     except BridgeUnavailable:
         _cold_convert(ctx, job)
@@ -159,7 +174,7 @@ def _cold_convert(ctx, job):
     if job.load_filter:
         argv.append(f"--infilter={job.load_filter}" + (f":{job.load_options}" if job.load_options else ""))
     argv += ["--convert-to", target, "--outdir", str(outdir), str(job.src)]
-    ctx.run(argv, timeout=_timeout(), memory_mb=0, tool="soffice", env={"SAL_USE_VCLPLUGIN": "svp"})
+    ctx.run(argv, timeout=_timeout(), memory_mb=0, tool="soffice", env={"SAL_USE_VCLPLUGIN": "svp"}, tmp_sockets=True)
     produced = outdir / f"{job.src.stem}.{ext}"
     if not produced.exists():
         raise ConversionFailed("LibreOffice could not convert this file.", code="office_failed")

@@ -1,9 +1,14 @@
 """The worker side of the warm LibreOffice: one bridge per process.
 
 The bridge is `conversions/documents/lo_bridge.py` run by Debian's Python (the only one
-that imports `uno`) in its own process group, without network (`unshare -n`
-where permitted), in a private temporary directory that holds the throw-away
-profile. It is started lazily by the first document job, never at import.
+that imports `uno`) in its own process group, inside the same sandbox as every
+tool (conversions/engine/sandbox.py: no network sockets, rlimits including file size
+and processes, Landlock and namespaces where present), in a private directory
+that holds the throw-away profile and is all it may write. It never sees a
+job's folder: each call's source is linked (or copied) into a fresh folder of
+the bridge's own and the output moved back, so one office serving many jobs
+reads only the document in hand. It is started lazily by the first document
+job, never at import.
 
 One lock serializes calls: LibreOffice runs one conversion at a time anyway
 (its SolarMutex), and a second thread waiting here keeps renewing its job's
@@ -29,7 +34,7 @@ from pathlib import Path
 from django.conf import settings
 
 from convertall.tracing import tool_span
-from conversions.engine import runner
+from conversions.engine import runner, sandbox
 from conversions.errors import Canceled, ConversionFailed
 
 logger = logging.getLogger(__name__)
@@ -54,12 +59,18 @@ class BridgeProcess:
     """One running helper (and its soffice), spoken to in JSON lines."""
 
     def __init__(self):
-        self.dir = Path(tempfile.mkdtemp(prefix="lo-bridge-"))
+        root = Path(settings.WORK_DIR)
+        root.mkdir(parents=True, exist_ok=True)
+        # Beside the jobs' folders: the same file system, so a source is linked in, not copied.
+        self.dir = Path(tempfile.mkdtemp(prefix="lo-bridge-", dir=root))
         self.log_path = self.dir / "bridge.log"
         self.uses = 0
         self._buf = b""
         python = settings.OFFICE_PYTHON
-        argv = [*runner._network_isolation_prefix(), *self._limits(), python, "-I", str(HELPER), str(self.dir)]
+        argv = sandbox.command(
+            [python, "-I", str(HELPER), str(self.dir)], cwd=self.dir, limits=self._limits(), read_only=(HELPER,),
+            tmp_sockets=True,
+        )
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(self.dir), "LANG": "C.UTF-8",
                "LO_BRIDGE_START_TIMEOUT": str(settings.OFFICE_BRIDGE_START_SECONDS)}  # fmt: skip
         started = time.monotonic()
@@ -85,10 +96,31 @@ class BridgeProcess:
 
     @staticmethod
     def _limits():
+        out = {"core": [0, 0], "fsize": [settings.RUNNER_MAX_OUTPUT_MB * 1024 * 1024] * 2}
+        if settings.RUNNER_MAX_PROCESSES:
+            out["nproc"] = [settings.RUNNER_MAX_PROCESSES] * 2
         mb = settings.OFFICE_BRIDGE_MEMORY_MB
-        return ["prlimit", "--core=0", f"--as={int(mb) * 1024 * 1024}", "--"] if mb else ["prlimit", "--core=0", "--"]
+        if mb:
+            out["as"] = [int(mb) * 1024 * 1024] * 2
+        return out
 
     def call(self, request, timeout, on_tick=None):
+        """One request; a conversion's files pass through a folder of the bridge's own."""
+        if request.get("op") != "convert":
+            return self._call(request, timeout, on_tick)
+        inbox = Path(tempfile.mkdtemp(prefix="call-", dir=self.dir))
+        try:
+            src, dst = Path(request["src"]), Path(request["dst"])
+            staged_src, staged_dst = inbox / f"in-{src.name}", inbox / f"out-{dst.name}"
+            _link_or_copy(src, staged_src)
+            reply = self._call({**request, "src": str(staged_src), "dst": str(staged_dst)}, timeout, on_tick)
+            if staged_dst.exists():
+                shutil.move(staged_dst, dst)
+            return reply
+        finally:
+            shutil.rmtree(inbox, ignore_errors=True)
+
+    def _call(self, request, timeout, on_tick=None):
         try:
             self.proc.stdin.write((json.dumps(request) + "\n").encode())
             self.proc.stdin.flush()
@@ -172,6 +204,13 @@ class BridgeProcess:
                 except OSError:
                     pass
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _link_or_copy(src, dst):
+    try:
+        os.link(src, dst)
+    except OSError:  # another file system (WORK_DIR on a volume), or links refused
+        shutil.copyfile(src, dst)
 
 
 class OfficeManager:

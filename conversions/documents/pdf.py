@@ -68,6 +68,7 @@ def check_page_pixels(ctx, pdf, pages, dpi):
 
     result = ctx.run(["pdfinfo", "-f", "1", "-l", str(pages), str(pdf)], timeout=60, tool="pdfinfo", check=False)
     cap = settings.MAX_IMAGE_PIXELS
+    total = 0
     for number, width, height in re.findall(r"^Page\s+(\d+) size:\s+([\d.]+) x ([\d.]+) pts", result.stdout, re.M):
         pixels = float(width) / 72 * dpi * float(height) / 72 * dpi
         if pixels > cap:
@@ -76,6 +77,10 @@ def check_page_pixels(ctx, pdf, pages, dpi):
                 f"{cap / 1e6:g}-megapixel limit; choose a lower dpi.",
                 code="page_too_large",
             )
+        total += pixels
+    # Every page together against the job's pixel budget, before any is drawn:
+    # a tiny PDF of 500 large pages must not fill the disk with images.
+    ctx.budget.spend_pixels(total, what="pages drawn")
 
 
 def rasterize(ctx, pdf, fmt, *, dpi=110, name="page"):

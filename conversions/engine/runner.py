@@ -1,10 +1,12 @@
 """The one sandboxed runner every external tool goes through.
 
 Each call gets: its working directory (the job's private temporary folder),
-a wall-clock timeout that kills the whole process group, CPU, address-space
-and file-size limits (via util-linux `prlimit`, so no `preexec_fn` runs in a
-threaded worker), no network where the platform allows (`unshare -n`), and
-stderr captured into a readable error.
+a wall-clock timeout that kills the whole process group, stderr captured into
+a readable error, and the sandbox of conversions/engine/sandbox.py: rlimits (CPU,
+address space, file size, processes, no core), no capabilities,
+no_new_privs, a seccomp filter (no network sockets, no ptrace), Landlock and
+bubblewrap's namespaces where this machine has them. The layers are applied
+by a launcher exec'd in the child, so no `preexec_fn` runs in a threaded worker.
 """
 
 import logging
@@ -15,12 +17,13 @@ import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 from django.conf import settings
 
 from conversions.errors import Canceled, ConversionFailed, TransientError
+
+from . import sandbox
 
 logger = logging.getLogger(__name__)
 
@@ -39,29 +42,17 @@ class ToolTimeout(ConversionFailed):
     code = "timeout"
 
 
-@cache
-def _network_isolation_prefix():
-    """`unshare -n` when permitted here, else nothing (logged once)."""
-    if not settings.RUNNER_NETWORK_ISOLATION:
-        return ()
-    for prefix in (("unshare", "-n"), ("unshare", "-rn")):
-        try:
-            ok = subprocess.run([*prefix, "true"], capture_output=True, timeout=5).returncode == 0
-        except (OSError, subprocess.TimeoutExpired):
-            ok = False
-        if ok:
-            return prefix
-    logger.warning("runner: network namespaces are not permitted here; tools run without network isolation")
-    return ()
-
-
-def _limits_prefix(memory_mb, cpu_seconds, max_file_mb):
+def limits(*, memory_mb, cpu_seconds, max_file_mb, processes=None):
+    """The launcher's rlimits: {name: [soft, hard]}."""
     # Soft CPU limit below the hard one: SIGXCPU first (a readable cause), SIGKILL a second later.
     cpu = int(cpu_seconds)
-    args = ["prlimit", f"--cpu={cpu}:{cpu + 1}", "--core=0", f"--fsize={int(max_file_mb) * 1024 * 1024}"]
+    out = {"cpu": [cpu, cpu + 1], "core": [0, 0], "fsize": [int(max_file_mb) * 1024 * 1024] * 2}
     if memory_mb:
-        args.append(f"--as={int(memory_mb) * 1024 * 1024}")
-    return [*args, "--"]
+        out["as"] = [int(memory_mb) * 1024 * 1024] * 2
+    processes = processes or settings.RUNNER_MAX_PROCESSES
+    if processes:
+        out["nproc"] = [int(processes)] * 2
+    return out
 
 
 def tail(text, limit=600):
@@ -84,18 +75,24 @@ def run(
     on_tick=None,
     check=True,
     tool=None,
+    read_only=(),
+    processes=None,
+    tmp_sockets=False,
 ):
     """Run argv sandboxed; return RunResult or raise ConversionFailed.
 
     `on_tick()` is called every TICK_SECONDS while the tool runs; it may raise
     Canceled to stop the tool (the process group is killed first).
+    `read_only` names files or folders outside `cwd` the tool may read (say, a
+    script of ours); `processes` overrides RUNNER_MAX_PROCESSES; `tmp_sockets`
+    lets LibreOffice make (and remove) its UNO pipe sockets in /tmp.
     """
     timeout = timeout or settings.RUNNER_TIMEOUT_SECONDS
     memory_mb = settings.RUNNER_MEMORY_MB if memory_mb is None else memory_mb
     max_file_mb = max_file_mb or settings.RUNNER_MAX_OUTPUT_MB
     cpu_seconds = cpu_seconds or timeout * 2
     tool = tool or Path(argv[0]).name
-    cwd = Path(cwd)
+    cwd = Path(os.path.abspath(cwd))  # bubblewrap binds it at this same path
     full_env = {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "HOME": str(cwd),
@@ -104,8 +101,8 @@ def run(
         "LC_ALL": "C.UTF-8",
         **(env or {}),
     }
-    prefix = [] if network else list(_network_isolation_prefix())
-    cmd = [*prefix, *_limits_prefix(memory_mb, cpu_seconds, max_file_mb), *map(str, argv)]
+    rlimits = limits(memory_mb=memory_mb, cpu_seconds=cpu_seconds, max_file_mb=max_file_mb, processes=processes)
+    cmd = sandbox.command(argv, cwd=cwd, limits=rlimits, read_only=read_only, network=network, tmp_sockets=tmp_sockets)
     started = time.monotonic()
     with tempfile.TemporaryFile(dir=cwd) as out, tempfile.TemporaryFile(dir=cwd) as err:
         try:
@@ -123,10 +120,20 @@ def run(
         err.seek(0)
         stdout = out.read().decode("utf-8", "replace")
         stderr = err.read().decode("utf-8", "replace")
-    result = RunResult(proc.returncode, stdout, stderr, seconds)
-    logger.info("runner: tool=%s rc=%s seconds=%.3f", tool, proc.returncode, seconds)
-    if check and proc.returncode != 0:
-        raise ConversionFailed(_explain(tool, proc.returncode, stderr or stdout), code="tool_failed")
+    returncode = proc.returncode
+    if sandbox.current().active.get("namespaces") and 128 < returncode < 128 + signal.NSIG:
+        # bubblewrap answers 128+N for a tool killed by signal N: read it as Popen would have.
+        returncode = 128 - returncode
+    result = RunResult(returncode, stdout, stderr, seconds)
+    if returncode == sandbox.EXIT_SANDBOX and stderr.startswith("sandbox: "):
+        # Never run a tool half-boxed: the launcher refused, so the job fails and the log says why.
+        logger.error("runner: tool=%s %s", tool, stderr.strip())
+        raise TransientError(f"{tool} could not be started in its sandbox.", code="sandbox_failed")
+    if returncode == 127 and stderr.startswith("sandbox: cannot run "):
+        raise TransientError(f"{tool} could not be started: {stderr[20:].strip()}", code="tool_unavailable")
+    logger.info("runner: tool=%s rc=%s seconds=%.3f", tool, returncode, seconds)
+    if check and returncode != 0:
+        raise ConversionFailed(_explain(tool, returncode, stderr or stdout), code="tool_failed")
     return result
 
 

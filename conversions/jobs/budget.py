@@ -84,7 +84,8 @@ class JobBudget:
         left = self.remaining()
         if left is None:
             return timeout
-        return max(1, min(timeout, int(left) + 1)) if timeout else max(1, int(left) + 1)
+        cut = max(1, int(left) + 1)  # never raises what the tool asked for
+        return min(timeout, cut) if timeout else cut
 
     # --- disk -------------------------------------------------------------
 

@@ -42,6 +42,17 @@ CHECKS = {
 }
 
 
+def sandbox_layers():
+    """The names of the sandbox layers active in this process (a short public list, no details)."""
+    from conversions.engine.sandbox import current
+
+    try:
+        return current().names()
+    except Exception:  # noqa: BLE001 - a failed probe is reported as no layer, the worker itself refuses to start
+        logger.exception("sandbox probe failed")
+        return []
+
+
 @never_cache
 def readiness(request):
     """`{"status", "services"}` for anyone; the checks (error text, queues, workers) only for a trusted caller.
@@ -62,7 +73,8 @@ def readiness(request):
             checks[name] = {"ok": False, "error": str(exc)[:300], **getattr(exc, "detail", {})}
             healthy = False
         checks[name]["ms"] = round((time.monotonic() - t0) * 1000, 1)
-    body = {"status": "healthy" if healthy else "unhealthy", "services": SERVICES}
+    # The sandbox's active layer names are public (a short list); their details stay in the worker's log.
+    body = {"status": "healthy" if healthy else "unhealthy", "services": SERVICES, "sandbox": sandbox_layers()}
     if trusted_caller(request):
         body["checks"] = checks
     return JsonResponse(body, status=200 if healthy else 503)

@@ -192,7 +192,10 @@ resource "aws_ecs_service" "service" {
     }
   }
   lifecycle {
-    ignore_changes = [desired_count] # autoscaling owns it after creation
+    # Autoscaling owns the count. The pipeline owns the running revision: it registers each
+    # family's latest definition (Terraform's, when it changed one) with the new image by
+    # digest and rolls it out (scripts/ecs-deploy.sh), so an apply never rolls an image back.
+    ignore_changes = [desired_count, task_definition]
   }
   depends_on = [aws_lb_listener.https]
 }

@@ -10,3 +10,4 @@ PIL_FORMATS = {"png": "PNG", "jpg": "JPEG", "webp": "WEBP", "gif": "GIF", "bmp":
 VIPS_LOADERS = {"jpg": "jpegload", "png": "pngload", "webp": "webpload", "gif": "gifload",
                 "tiff": "tiffload", "heic": "heifload", "avif": "heifload"}
 LOSSY = {"jpg", "webp", "avif"}
+DEFAULT_QUALITY = {"jpg": 85, "webp": 80, "avif": 60}  # "balanced" (media/quality.py)

@@ -112,15 +112,15 @@ def test_webservice_formula_is_never_fetched(tmp_path, office_bridge):
 
 @pytest.fixture
 def without_network_isolation(settings, office_bridge):
-    """A bridge started without `unshare -n`, as on a platform that forbids namespaces."""
-    from conversions.engine import runner
+    """A bridge started without namespaces, as on a platform that forbids them (ECS Fargate)."""
+    from conversions.engine import sandbox
 
     office_bridge.shutdown()
-    settings.RUNNER_NETWORK_ISOLATION = False
-    runner._network_isolation_prefix.cache_clear()
+    settings.SANDBOX_NAMESPACES = False
+    sandbox.reset()
     yield office_bridge
     office_bridge.shutdown()
-    runner._network_isolation_prefix.cache_clear()
+    sandbox.reset()
 
 
 def test_the_profile_alone_blocks_fetches_when_namespaces_are_not_permitted(

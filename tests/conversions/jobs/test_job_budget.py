@@ -242,3 +242,38 @@ def test_public_message(raw, shown):
     from conversions.jobs.failures import public_message
 
     assert public_message(raw) == shown
+
+
+@pytest.mark.django_db
+def test_a_pdf_whose_pages_add_up_past_the_pixel_budget_fails_before_drawing(api, run_jobs, settings, tmp_path):
+    """Three 300x400 pt pages at 110 dpi are ~0.84 MP together: over a 0.5 MP budget, each under the per-image cap."""
+    from PIL import Image
+
+    settings.JOB_MAX_PIXELS = 500_000
+    settings.WORK_DIR = str(tmp_path / "work")
+    pages = [Image.new("RGB", (300, 400), c) for c in ((200, 30, 30), (30, 160, 30), (30, 30, 200))]
+    pdf = tmp_path / "doc.pdf"
+    pages[0].save(pdf, save_all=True, append_images=pages[1:])
+    with run_jobs():
+        resp = api.post("/api/v1/convert", {"file": upload("doc.pdf", pdf.read_bytes()), "targetFormat": "png"},
+                        format="multipart")  # fmt: skip
+    job = Job.objects.get(pk=resp.json()["jobId"])
+    assert job.status == JobStatus.FAILED and job.error_code == "pixel_budget", (job.error_code, job.error_message)
+    assert "megapixel allowance per job" in job.error_message
+    assert work_dirs(settings) == []
+
+    settings.JOB_MAX_PIXELS = 2_000_000  # the same file within the budget converts
+    with run_jobs():
+        resp = api.post("/api/v1/convert", {"file": upload("doc.pdf", pdf.read_bytes()), "targetFormat": "png"},
+                        format="multipart")  # fmt: skip
+    assert Job.objects.get(pk=resp.json()["jobId"]).status == JobStatus.SUCCEEDED
+
+
+@pytest.mark.django_db
+def test_images_count_against_the_pixel_budget(api, run_jobs, settings):
+    settings.JOB_MAX_PIXELS = 1000
+    with run_jobs():
+        resp = api.post("/api/v1/convert", {"file": upload("a.png", image_bytes(size=(64, 48))), "targetFormat": "webp"},
+                        format="multipart")  # fmt: skip
+    job = Job.objects.get(pk=resp.json()["jobId"])
+    assert job.status == JobStatus.FAILED and job.error_code == "pixel_budget", job.error_message

@@ -20,7 +20,7 @@ from tests.live_site import run_site
 pytestmark = pytest.mark.slow
 
 HERE = Path(__file__).resolve().parent
-ARTIFACTS = HERE.parent / "artifacts"
+ARTIFACTS = HERE.parents[1] / "artifacts"
 # Cases per operation and phase: a few minutes at most on two shared cores.
 MAX_EXAMPLES = os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "25")
 
