@@ -44,7 +44,13 @@ CHILD_FILES = (
     "conversions/__init__.py",
     "conversions/decoder_child.py",
     "conversions/decode_errors.py",
+    "conversions/engine/__init__.py",
+    "conversions/engine/zipcheck.py",
+    "filters/__init__.py",
+    "filters/image_pixels.py",
     "media/__init__.py",
+    "media/images/__init__.py",
+    "media/images/kinds.py",
     "media/imaging.py",
 )
 USER_ERROR = 3
