@@ -1,6 +1,6 @@
 """The plain-words `quality` every media converter offers: smaller file, balanced, best.
 
-"balanced" is always the encoder's default (media/plans.py, save_options in
+"balanced" is always the encoder's default (media/ffmpeg/plans.py, save_options in
 media/converters/images.py), so a job without the option converts as before.
 Each converter maps the words to its own encoder settings; an expert option
 given as well (crf, videoBitrate, audioBitrate, a numeric image quality) wins.

@@ -16,10 +16,10 @@ from conversions.engine.registry import registry
 from media.ffmpeg import plans
 from media.ffmpeg.probe import parse
 
-from .conftest import ffprobe
-from .helpers import convert
-from . import media_builders
-from .media_builders import make_video
+from tests.media.conftest import ffprobe
+from tests.media.helpers import convert
+from tests.media import media_builders
+from tests.media.media_builders import make_video
 
 LEVELS = ("smaller", "balanced", "best")
 
