@@ -1,0 +1,183 @@
+"""Is an output a faithful file of its target format?
+
+Every target format has a check that opens the file the way its readers do
+(Pillow, ffprobe, pypdf, zipfile, the format's own parser) and, where the
+source carried them, compares what must survive: the marker text, the pixel
+size, the duration. libmagic must also agree that the file is of the target
+format (the same verdict an upload of that file would get).
+A target with no check fails the catalog test.
+"""
+
+import json
+import subprocess
+import zipfile
+
+from conversions import formats
+from conversions.sniff import detect_mime
+
+from .samples import MARKER
+
+CHECKS = {}
+
+
+def check(fmt_names):
+    def deco(fn):
+        for name in fmt_names.split():
+            CHECKS[name] = fn
+        return fn
+
+    return deco
+
+
+class Unchecked(Exception):
+    pass
+
+
+def verify(out, target, sample, *, out_format=None):
+    """Raise AssertionError (or Unchecked) unless `out` is a good `target` file for `sample`."""
+    out_format = out_format or target
+    assert out.exists() and out.stat().st_size > 0, "no output"
+    if out_format == "zip" and target != "zip":
+        return verify_zip_of(out, target, sample)
+    mime = detect_mime(out)
+    assert out_format in formats.formats_for_mime(mime), f"libmagic says {mime} for a {out_format} output"
+    fn = CHECKS.get(out_format)
+    if fn is None:
+        raise Unchecked(f"no output check for target format {out_format!r}: add one to tests/catalog/checks.py")
+    fn(out, sample, out_format)
+
+
+def verify_zip_of(out, target, sample):
+    with zipfile.ZipFile(out) as zf:
+        assert zf.testzip() is None
+        names = [n for n in zf.namelist() if not n.endswith("/")]
+        assert names and all(n.lower().endswith(f".{target}") or target == "jpg" and n.endswith(".jpeg") for n in names)
+
+
+# Text
+
+
+def read_text(path):
+    data = path.read_bytes()
+    for enc in ("utf-8", "utf-16"):
+        try:
+            return data.decode(enc)
+        except UnicodeDecodeError:
+            pass
+    return data.decode("latin-1")
+
+
+def expect_marker(text, sample, target):
+    if sample.text:
+        assert MARKER in text.lower(), f"the source's text ({MARKER!r}) is missing from the {target} output"
+
+
+@check("txt html md rst csv rtf tex")
+def _plain(out, sample, target):
+    expect_marker(read_text(out), sample, target)
+
+
+@check("docx odt pptx odp xlsx ods epub")
+def _zipped_xml(out, sample, target):
+    with zipfile.ZipFile(out) as zf:
+        assert zf.testzip() is None
+        text = " ".join(zf.read(n).decode("utf-8", "replace") for n in zf.namelist() if n.endswith((".xml", ".xhtml", ".html", ".htm")))
+    expect_marker(text, sample, target)
+
+
+@check("doc xls ppt")
+def _ole(out, sample, target):
+    data = out.read_bytes()
+    assert data[:8] == bytes.fromhex("d0cf11e0a1b11ae1"), "not an OLE compound file"
+    text = data.decode("latin-1").lower() + data.decode("utf-16-le", "replace").lower()
+    expect_marker(text, sample, target)
+
+
+@check("mobi azw3")
+def _mobi(out, sample, target):
+    data = out.read_bytes()
+    assert data[60:68] == b"BOOKMOBI", "no MOBI header"
+
+
+@check("pdf")
+def _pdf(out, sample, target):
+    from pypdf import PdfReader
+
+    reader = PdfReader(str(out))
+    assert len(reader.pages) >= 1
+    if sample.text:
+        text = subprocess.run(["pdftotext", str(out), "-"], capture_output=True, text=True, check=True).stdout
+        expect_marker(text, sample, target)
+    elif sample.size:
+        box = reader.pages[0].mediabox
+        ratio = float(box.width) / float(box.height)
+        assert abs(ratio - sample.size[0] / sample.size[1]) < 0.05, f"page ratio {ratio:.2f} differs from the image's"
+
+
+# Images
+
+
+def open_image(out, target):
+    if target == "heic":
+        from pillow_heif import register_heif_opener
+
+        register_heif_opener()
+    from PIL import Image
+
+    im = Image.open(out)
+    im.load()
+    return im
+
+
+@check("png jpg webp bmp tiff ico avif heic")
+def _image(out, sample, target):
+    im = open_image(out, target)
+    if sample.size and sample.fmt in formats.FORMATS and formats.FORMATS[sample.fmt].category == "image":
+        assert im.size == sample.size, f"size {im.size} differs from the source's {sample.size}"
+    elif sample.extra.get("frame_size"):
+        assert im.size == sample.extra["frame_size"], f"size {im.size} differs from the video's frames"
+
+
+@check("gif")
+def _gif(out, sample, target):
+    im = open_image(out, target)
+    if sample.seconds:  # a clip: an animation
+        assert getattr(im, "n_frames", 1) > 1, "a GIF from a clip should be animated"
+    elif sample.size:
+        assert im.size == sample.size
+
+
+# Audio and video
+
+
+def ffprobe(path):
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    return json.loads(out)
+
+
+def _duration(info):
+    if "duration" in info["format"]:
+        return float(info["format"]["duration"])
+    return max(float(s.get("duration", 0)) for s in info["streams"])
+
+
+def _media(out, sample, target, kind):
+    info = ffprobe(out)
+    kinds = {s["codec_type"] for s in info["streams"]}
+    assert kind in kinds, f"no {kind} stream in the {target} output ({kinds})"
+    if sample.seconds:
+        got = _duration(info)
+        assert abs(got - sample.seconds) < 0.35, f"duration {got:.2f} s, the source lasts {sample.seconds:.2f} s"
+
+
+@check("mp3 wav flac ogg opus aac m4a aiff")
+def _audio(out, sample, target):
+    _media(out, sample, target, "audio")
+
+
+@check("mp4 webm mkv mov avi")
+def _video(out, sample, target):
+    _media(out, sample, target, "video")
