@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 @dataclass(frozen=True)
 class Format:
     name: str
-    category: str  # image, document, spreadsheet, presentation, pdf, ebook, audio, video, text
+    category: str  # image, document, spreadsheet, presentation, pdf, ebook, audio, video, text, font, subtitle, data, archive
     content_type: str
     detected: frozenset = field(default_factory=frozenset)
     aliases: tuple = ()
@@ -97,6 +97,11 @@ FORMATS = {
         _f("ts", "video", "video/mp2t", ("video/MP2T", "application/octet-stream"), label="MPEG-TS"),
         # Archives (results of several files)
         _f("zip", "archive", "application/zip", label="ZIP"),
+        # Fonts
+        _f("ttf", "font", "font/ttf", ("font/sfnt", "application/font-sfnt", "application/x-font-ttf"), label="TTF"),
+        _f("otf", "font", "font/otf", ("application/vnd.ms-opentype", "font/sfnt", "application/font-sfnt"), label="OTF"),
+        _f("woff", "font", "font/woff", ("application/font-woff",), label="WOFF"),
+        _f("woff2", "font", "font/woff2", ("application/font-woff2",), label="WOFF2"),
     ]
 }
 

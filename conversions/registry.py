@@ -27,6 +27,7 @@ CONVERTER_MODULES = [
     "conversions.converters.pandoc",
     "conversions.converters.pdf",
     "conversions.converters.ebooks",
+    "conversions.converters.fonts",
 ]
 
 

@@ -181,3 +181,37 @@ def _audio(out, sample, target):
 @check("mp4 webm mkv mov avi")
 def _video(out, sample, target):
     _media(out, sample, target, "video")
+
+
+# Fonts
+
+FONT_FLAVOR = {"ttf": None, "otf": None, "woff": "woff", "woff2": "woff2"}
+
+
+@check("ttf otf woff woff2")
+def _font(out, sample, target):
+    from fontTools.ttLib import TTFont
+
+    font = TTFont(str(out))
+    assert font.flavor == FONT_FLAVOR[target]
+    outlines = "glyf" if target == "ttf" else "CFF " if target == "otf" else None
+    if outlines:
+        assert outlines in font, f"a {target} font needs {outlines!r} outlines"
+    assert sample.extra["glyphs"] <= set(font.getGlyphOrder())
+    font.getGlyphSet()["A"].draw(_CountingPen())
+    expect_marker(font["name"].getDebugName(1) or "", sample, target)
+
+
+class _CountingPen:
+    def __init__(self):
+        self.points = 0
+
+    def _add(self, *pts):
+        self.points += len(pts)
+
+    moveTo = lineTo = curveTo = qCurveTo = _add
+
+    def closePath(self):
+        assert self.points >= 4, "the glyph lost its outline"
+
+    endPath = closePath

@@ -18,6 +18,8 @@ from pathlib import Path
 from tests import documents_fixtures
 from tests.media import media_builders
 
+from . import builders
+
 MARKER = "heron"
 IMAGE_SIZE = (64, 48)
 MEDIA_SECONDS = 1.0
@@ -135,6 +137,24 @@ class Samples:
 
     def _build_azw3(self):
         return self._ebook("azw3")
+
+    # Fonts (the family name carries MARKER)
+
+    def _font(self, fmt, truetype, flavor=None):
+        path = builders.make_font(self.path(f"sample.{fmt}"), truetype=truetype, flavor=flavor)
+        return Sample(path, fmt, text=True, extra={"glyphs": {"A", "space"}})
+
+    def _build_ttf(self):
+        return self._font("ttf", True)
+
+    def _build_otf(self):
+        return self._font("otf", False)
+
+    def _build_woff(self):
+        return self._font("woff", True, "woff")
+
+    def _build_woff2(self):
+        return self._font("woff2", False, "woff2")
 
     # Audio and video
 

@@ -1,0 +1,52 @@
+"""Small samples of the breadth families, built by their own libraries."""
+
+from pathlib import Path
+
+FONT_FAMILY = "Heron Sans"
+
+
+def _outline(pen, quadratic):
+    pen.moveTo((100, 0))
+    pen.lineTo((100, 700))
+    if quadratic:
+        pen.qCurveTo((300, 800), (500, 700))
+    else:
+        pen.curveTo((200, 780), (400, 780), (500, 700))
+    pen.lineTo((500, 0))
+    pen.closePath()
+
+
+def make_font(path, *, truetype=True, flavor=None):
+    """A three-glyph font named FONT_FAMILY: TrueType outlines, or CFF when truetype is False."""
+    from fontTools.fontBuilder import FontBuilder
+    from fontTools.pens.t2CharStringPen import T2CharStringPen
+    from fontTools.pens.ttGlyphPen import TTGlyphPen
+
+    order = [".notdef", "space", "A"]
+    fb = FontBuilder(1000, isTTF=truetype)
+    fb.setupGlyphOrder(order)
+    fb.setupCharacterMap({32: "space", 65: "A"})
+    if truetype:
+        glyphs = {}
+        for name in order:
+            pen = TTGlyphPen(None)
+            if name != "space":
+                _outline(pen, True)
+            glyphs[name] = pen.glyph()
+        fb.setupGlyf(glyphs)
+    else:
+        charstrings = {}
+        for name in order:
+            pen = T2CharStringPen(600, None)
+            if name != "space":
+                _outline(pen, False)
+            charstrings[name] = pen.getCharString()
+        fb.setupCFF("HeronSans-Regular", {"FullName": FONT_FAMILY}, charstrings, {})
+    fb.setupHorizontalMetrics({name: (600, 100) for name in order})
+    fb.setupHorizontalHeader(ascent=800, descent=-200)
+    fb.setupNameTable({"familyName": FONT_FAMILY, "styleName": "Regular"})
+    fb.setupOS2()
+    fb.setupPost()
+    fb.font.flavor = flavor
+    fb.save(str(path))
+    return Path(path)
