@@ -102,6 +102,12 @@ FORMATS = {
         _f("otf", "font", "font/otf", ("application/vnd.ms-opentype", "font/sfnt", "application/font-sfnt"), label="OTF"),
         _f("woff", "font", "font/woff", ("application/font-woff",), label="WOFF"),
         _f("woff2", "font", "font/woff2", ("application/font-woff2",), label="WOFF2"),
+        # Subtitles (libmagic knows SubRip and WebVTT; the others are plain text to it)
+        _f("srt", "subtitle", "application/x-subrip", _TEXT, label="SRT"),
+        _f("vtt", "subtitle", "text/vtt", _TEXT, label="WebVTT"),
+        _f("ass", "subtitle", "text/x-ass", _TEXT, label="ASS"),
+        _f("ssa", "subtitle", "text/x-ssa", _TEXT, label="SSA"),
+        _f("sub", "subtitle", "text/x-microdvd", _TEXT, label="MicroDVD SUB"),
     ]
 }
 

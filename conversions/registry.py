@@ -28,6 +28,7 @@ CONVERTER_MODULES = [
     "conversions.converters.pdf",
     "conversions.converters.ebooks",
     "conversions.converters.fonts",
+    "conversions.converters.subtitles",
 ]
 
 

@@ -50,3 +50,20 @@ def make_font(path, *, truetype=True, flavor=None):
     fb.font.flavor = flavor
     fb.save(str(path))
     return Path(path)
+
+
+SRT = (
+    "1\n00:00:00,500 --> 00:00:01,500\nThe grey heron waits\n\n"
+    "2\n00:00:02,000 --> 00:00:03,000\n<i>then strikes</i>\n"
+)
+SUBTITLE_CUES = 2
+PYSUBS2_FORMAT = {"srt": "srt", "vtt": "vtt", "ass": "ass", "ssa": "ssa", "sub": "microdvd"}
+
+
+def make_subtitles(path, fmt):
+    """Two cues, the first at 0.5 s: SubRip by hand, the others written from it by pysubs2."""
+    import pysubs2
+
+    subs = pysubs2.SSAFile.from_string(SRT, format_="srt")
+    subs.save(str(path), format_=PYSUBS2_FORMAT[fmt], fps=25)
+    return Path(path)

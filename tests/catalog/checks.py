@@ -215,3 +215,21 @@ class _CountingPen:
         assert self.points >= 4, "the glyph lost its outline"
 
     endPath = closePath
+
+
+# Subtitles
+
+
+@check("srt vtt ass ssa sub")
+def _subtitles(out, sample, target):
+    import pysubs2
+
+    from .builders import PYSUBS2_FORMAT
+
+    subs = pysubs2.SSAFile.from_string(out.read_text("utf-8"), format_=PYSUBS2_FORMAT[target], fps=25)
+    cues = [e for e in subs.events if e.end > e.start]
+    if "cues" in sample.extra:
+        assert len(cues) == sample.extra["cues"], f"{len(cues)} cues, the source has {sample.extra['cues']}"
+        assert abs(cues[0].start - 500) <= 40, f"the first cue starts at {cues[0].start} ms, not 500"
+    assert cues, "no cues"
+    expect_marker(" ".join(e.plaintext for e in cues), sample, target)

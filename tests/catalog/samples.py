@@ -156,6 +156,27 @@ class Samples:
     def _build_woff2(self):
         return self._font("woff2", False, "woff2")
 
+    # Subtitles
+
+    def _subtitles(self, fmt):
+        path = builders.make_subtitles(self.path(f"sample.{fmt}"), fmt)
+        return Sample(path, fmt, text=True, extra={"cues": builders.SUBTITLE_CUES})
+
+    def _build_srt(self):
+        return self._subtitles("srt")
+
+    def _build_vtt(self):
+        return self._subtitles("vtt")
+
+    def _build_ass(self):
+        return self._subtitles("ass")
+
+    def _build_ssa(self):
+        return self._subtitles("ssa")
+
+    def _build_sub(self):
+        return self._subtitles("sub")
+
     # Audio and video
 
     def _media_sample(self, fmt):
