@@ -102,6 +102,13 @@ FORMATS = {
         _f("otf", "font", "font/otf", ("application/vnd.ms-opentype", "font/sfnt", "application/font-sfnt"), label="OTF"),
         _f("woff", "font", "font/woff", ("application/font-woff",), label="WOFF"),
         _f("woff2", "font", "font/woff2", ("application/font-woff2",), label="WOFF2"),
+        # Data (JSON Lines, YAML, TOML and TSV are plain text to libmagic)
+        _f("tsv", "data", "text/tab-separated-values", _TEXT + ("text/csv",), label="TSV"),
+        _f("json", "data", "application/json", _TEXT, label="JSON"),
+        _f("jsonl", "data", "application/jsonl", ("application/x-ndjson", "application/json") + _TEXT, aliases=("ndjson",), label="JSON Lines"),
+        _f("yaml", "data", "application/yaml", ("application/x-yaml", "text/yaml", "text/x-yaml") + _TEXT, aliases=("yml",), label="YAML"),
+        _f("toml", "data", "application/toml", _TEXT, label="TOML"),
+        _f("xml", "data", "application/xml", ("text/xml",), label="XML"),
         # Subtitles (libmagic knows SubRip and WebVTT; the others are plain text to it)
         _f("srt", "subtitle", "application/x-subrip", _TEXT, label="SRT"),
         _f("vtt", "subtitle", "text/vtt", _TEXT, label="WebVTT"),

@@ -29,6 +29,7 @@ CONVERTER_MODULES = [
     "conversions.converters.ebooks",
     "conversions.converters.fonts",
     "conversions.converters.subtitles",
+    "conversions.converters.data",
 ]
 
 

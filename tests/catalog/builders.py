@@ -67,3 +67,42 @@ def make_subtitles(path, fmt):
     subs = pysubs2.SSAFile.from_string(SRT, format_="srt")
     subs.save(str(path), format_=PYSUBS2_FORMAT[fmt], fps=25)
     return Path(path)
+
+
+RECORDS = [
+    {"name": "heron", "count": 3, "price": 1.5},
+    {"name": "crane", "count": 7, "price": 2.25},
+    {"name": "stork", "count": 11, "price": 4},
+]
+
+
+def make_data(path, fmt):
+    """The three records of documents_fixtures.CSV, written by each format's own library."""
+    import json
+
+    path = Path(path)
+    if fmt == "tsv":
+        lines = ["\t".join(RECORDS[0])] + ["\t".join(str(v) for v in r.values()) for r in RECORDS]
+        path.write_text("\n".join(lines) + "\n")
+    elif fmt == "json":
+        path.write_text(json.dumps(RECORDS, indent=2))
+    elif fmt == "jsonl":
+        path.write_text("".join(json.dumps(r) + "\n" for r in RECORDS))
+    elif fmt == "yaml":
+        import yaml
+
+        path.write_text(yaml.safe_dump({"birds": RECORDS}, sort_keys=False))
+    elif fmt == "toml":
+        import tomli_w
+
+        path.write_text(tomli_w.dumps({"birds": RECORDS}))
+    elif fmt == "xml":
+        from xml.etree import ElementTree as ET
+
+        root = ET.Element("birds")
+        for record in RECORDS:
+            bird = ET.SubElement(root, "bird")
+            for key, value in record.items():
+                ET.SubElement(bird, key).text = str(value)
+        ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+    return path

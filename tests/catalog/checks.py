@@ -233,3 +233,31 @@ def _subtitles(out, sample, target):
         assert abs(cues[0].start - 500) <= 40, f"the first cue starts at {cues[0].start} ms, not 500"
     assert cues, "no cues"
     expect_marker(" ".join(e.plaintext for e in cues), sample, target)
+
+
+# Data
+
+
+@check("json jsonl yaml toml xml tsv")
+def _data(out, sample, target):
+    text = out.read_text("utf-8")
+    if target == "json":
+        json.loads(text)
+    elif target == "jsonl":
+        lines = [json.loads(line) for line in text.splitlines() if line.strip()]
+        assert lines
+    elif target == "yaml":
+        import yaml
+
+        assert yaml.safe_load(text) is not None
+    elif target == "toml":
+        import tomllib
+
+        tomllib.loads(text)
+    elif target == "xml":
+        from defusedxml import ElementTree
+
+        ElementTree.fromstring(text)
+    elif target == "tsv":
+        assert "\t" in text.splitlines()[0]
+    expect_marker(text, sample, target)

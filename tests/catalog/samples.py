@@ -177,6 +177,29 @@ class Samples:
     def _build_sub(self):
         return self._subtitles("sub")
 
+    # Data (the records of the CSV document sample)
+
+    def _data(self, fmt):
+        return Sample(builders.make_data(self.path(f"sample.{fmt}"), fmt), fmt, text=True)
+
+    def _build_tsv(self):
+        return self._data("tsv")
+
+    def _build_json(self):
+        return self._data("json")
+
+    def _build_jsonl(self):
+        return self._data("jsonl")
+
+    def _build_yaml(self):
+        return self._data("yaml")
+
+    def _build_toml(self):
+        return self._data("toml")
+
+    def _build_xml(self):
+        return self._data("xml")
+
     # Audio and video
 
     def _media_sample(self, fmt):
