@@ -5,14 +5,14 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-.PHONY: run test bench services deps system-deps system-test-deps python-deps migrate worker-documents worker-media worker-filters scheduler web check-deploy image-check clean
+.PHONY: run test bench services deps system-deps system-test-deps python-deps infra-test-deps migrate worker-documents worker-media worker-filters scheduler web check-deploy image-check clean
 
 run: deps migrate ## start on the embedded default: SQLite, local files, in-process workers
 	$(PY) manage.py collectstatic --noinput -v0
 	@echo "Convert-All on http://$(HOST):$(PORT)"
 	exec $(VENV)/bin/gunicorn convertall.wsgi -c convertall/gunicorn.conf.py -b $(HOST):$(PORT) --workers 1 --threads 8
 
-test: system-test-deps python-deps ## set up and run the whole suite
+test: system-test-deps python-deps infra-test-deps ## set up and run the whole suite
 	$(PY) manage.py collectstatic --noinput -v0
 	$(PY) -m pytest
 
@@ -46,6 +46,7 @@ image-check: ## build the image on a Debian base bootstrapped here (podman, mmde
 
 check-deploy: python-deps ## Django's deployment checks with the production settings (a throwaway SECRET_KEY unless one is set)
 	DJANGO_ENV=production SECRET_KEY="$${SECRET_KEY:-$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')}" \
+	  EMAIL_BACKEND="$${EMAIL_BACKEND:-django.core.mail.backends.smtp.EmailBackend}" \
 	  $(PY) manage.py check --deploy
 
 bench: deps system-bench-deps ## benchmarks; prints figures and writes bench/RESULTS.md
@@ -69,6 +70,15 @@ $(VENV)/.installed: requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q --require-hashes -r requirements.lock
+	touch $@
+
+# checkov (tests/infra) in a venv of its own: it pins boto3 and packaging to old releases.
+# terraform itself is not a Debian package: tests/infra names it when missing (a failure under CI).
+infra-test-deps: .venv-checkov/.installed
+
+.venv-checkov/.installed: tests/infra/checkov.lock
+	test -x .venv-checkov/bin/python || $(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/python -m pip install -q --require-hashes -r tests/infra/checkov.lock
 	touch $@
 
 migrate: python-deps

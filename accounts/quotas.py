@@ -1,16 +1,27 @@
 """Quotas per kind of user (anonymous, signed-in, staff), from settings.QUOTAS.
 
-One service, called from the convert path (`conversions.services.job_create`)
-and the upload middleware, so the API and the pages enforce the same limits.
-Jobs per day count from 00:00 UTC; anonymous callers are counted by client IP.
+One service, called from the convert and filter paths and the upload
+middleware, so the API and the pages enforce the same limits. Jobs per day
+count from 00:00 UTC; anonymous callers are counted by client IP.
+
+Admission is atomic: `admitted(job)` is the transaction that inserts a job
+row, and it counts the caller's jobs and inserts the new one while no other
+admission of the same caller can run (see `_serialize`). Twenty uploads at
+once against a limit of three admit exactly three. `enforce()` is the same
+check without the lock, made early so that most refusals cost no sniffing
+and no storage; it is not what keeps the limit.
 """
 
+import hashlib
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone as dt_timezone
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
 from django.utils import timezone
 
 from conversions.errors import ConvertAllError
@@ -90,6 +101,17 @@ def day_start(now=None):
     return datetime.combine(now.astimezone(dt_timezone.utc).date(), time.min, tzinfo=dt_timezone.utc)
 
 
+def _caller(user, client_ip, session_key):
+    """Who is counted: a user, else the client IP, else the browser session; None: nobody to count."""
+    if user is not None and user.is_authenticated:
+        return f"user:{user.pk}"
+    if client_ip:
+        return f"ip:{client_ip}"
+    if session_key:
+        return f"session:{session_key}"
+    return None
+
+
 def _jobs_of(user, client_ip, session_key):
     if user is not None and user.is_authenticated:
         return Job.objects.filter(owner=user)
@@ -121,17 +143,73 @@ def _until(moment):
 def enforce(*, user, client_ip=None, session_key=""):
     """Raise QuotaExceeded (429 + Retry-After) when this caller may not start another job.
 
-    Counting then creating is not atomic: two uploads racing past the last
-    slot can both pass. A quota is a fairness limit, not a security boundary,
-    so one job over is accepted rather than serialising every upload.
+    The early check, before the upload is sniffed and stored; `admitted()`
+    repeats it atomically when the job row is inserted.
     """
     limits = limits_for(user)
-    if not limits.jobs_per_day and not limits.concurrent_jobs:
-        return limits
+    if limits.jobs_per_day or limits.concurrent_jobs:
+        _check(limits, user, client_ip, session_key)
+    return limits
+
+
+@contextmanager
+def admitted(job):
+    """The transaction that inserts the new `job`; entered only if its caller may start it.
+
+    Inside it the caller's admissions are serialized, the caller's jobs are
+    counted and (in the `with` body) the row is inserted, all before the
+    commit releases the next admission of that caller, which then counts
+    this job too. Raises QuotaExceeded before the body runs.
+    """
+    user, client_ip, session_key = job.owner, job.client_ip, job.session_key
+    limits = limits_for(user)
+    with transaction.atomic():
+        caller = _caller(user, client_ip, session_key)
+        if caller is not None and (limits.jobs_per_day or limits.concurrent_jobs):
+            _serialize(caller)
+            _check(limits, user, client_ip, session_key)
+        yield
+
+
+# Names this lock space among PostgreSQL advisory locks (two-key form: class, caller hash).
+ADVISORY_LOCK_CLASS = 7411
+
+
+def _serialize(caller):
+    """Hold, until this transaction ends, a lock that every admission of `caller` takes.
+
+    PostgreSQL: a transaction-level advisory lock on a hash of the caller.
+    Chosen over a row lock (select_for_update on a per-caller counter row)
+    because it needs no table: no row to create first (itself a race), none
+    to purge, and commit, rollback or a dropped connection releases it. Two
+    callers sharing a hash only wait for each other. Counting after it, under
+    READ COMMITTED, sees every job a previous holder committed.
+
+    SQLite: the settings open every transaction with BEGIN IMMEDIATE, which
+    takes the database's one write lock at BEGIN, so no other thread or
+    process can insert a job between this count and this insert. That also
+    serializes other writers for those few milliseconds, which SQLite does
+    anyway at commit.
+    """
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        raise RuntimeError("quotas: admission must run inside transaction.atomic()")
+    if connection.vendor == "postgresql":
+        digest = int.from_bytes(hashlib.blake2b(caller.encode(), digest_size=4).digest(), "big", signed=True)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [ADVISORY_LOCK_CLASS, digest])
+    elif connection.vendor == "sqlite":
+        if connection.settings_dict.get("OPTIONS", {}).get("transaction_mode") != "IMMEDIATE":
+            raise ImproperlyConfigured("SQLite needs OPTIONS transaction_mode IMMEDIATE for atomic quotas")
+    else:
+        raise ImproperlyConfigured(f"quotas: no atomic admission on {connection.vendor}")
+
+
+def _check(limits, user, client_ip, session_key):
     used = usage(user, client_ip, session_key)
     who = TIER_NAMES[limits.tier]
-    more = " Sign in for higher limits." if limits.tier == "anonymous" else ""
     if limits.jobs_per_day and used["jobs_today"] >= limits.jobs_per_day:
+        more = _sign_in_lifts(limits, "jobs_per_day")
         seconds, text = _until(used["resets_at"])
         logger.info("quota hit tier=%s limit=jobs_per_day ip=%s user=%s", limits.tier, client_ip, getattr(user, "pk", None))
         raise QuotaExceeded(
@@ -141,6 +219,7 @@ def enforce(*, user, client_ip=None, session_key=""):
             headers={"Retry-After": str(seconds)},
         )
     if limits.concurrent_jobs and used["active_jobs"] >= limits.concurrent_jobs:
+        more = _sign_in_lifts(limits, "concurrent_jobs")
         logger.info("quota hit tier=%s limit=concurrent_jobs ip=%s user=%s", limits.tier, client_ip, getattr(user, "pk", None))
         raise QuotaExceeded(
             f"Too many conversions at once: {who} may run {limits.concurrent_jobs} at a time. "
@@ -148,4 +227,11 @@ def enforce(*, user, client_ip=None, session_key=""):
             code="concurrent_limit",
             headers={"Retry-After": "5"},
         )
-    return limits
+
+
+def _sign_in_lifts(limits, name):
+    """The hint for an anonymous caller, only where signing in gives more of `name` (0: no limit)."""
+    if limits.tier != "anonymous":
+        return ""
+    signed_in = getattr(limits_for(_SignedIn()), name)
+    return " Sign in for higher limits." if not signed_in or signed_in > getattr(limits, name) else ""

@@ -37,6 +37,7 @@ def start_embedded_workers():
             worker_timeout=1000,
         )
         worker.start()
+        start_time_limits(broker)
         _embedded["worker"] = worker
         logger.info("embedded workers started: %s threads on %s", settings.EMBEDDED_WORKER_THREADS, QUEUES)
     _requeue_on_start()
@@ -44,6 +45,21 @@ def start_embedded_workers():
 
     start_in_process()  # no scheduler process in the embedded default
     return worker
+
+
+def start_time_limits(broker):
+    """Start Dramatiq's time-limit watcher in this process.
+
+    The `dramatiq` command starts it on its `process_boot` event, which a
+    Worker started in-process (the embedded default, tests) never emits:
+    without this, no time limit would ever interrupt an embedded job.
+    """
+    from dramatiq.middleware import TimeLimit
+
+    for middleware in broker.middleware:
+        manager = getattr(middleware, "manager", None)
+        if isinstance(middleware, TimeLimit) and isinstance(manager, threading.Thread) and manager.ident is None:
+            middleware.after_process_boot(broker)
 
 
 def _requeue_on_start():

@@ -8,8 +8,11 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
+from convertall.tracing import tool_span
+
 from . import runner
-from .errors import Canceled
+from .budget import UNLIMITED
+from .errors import Canceled, ConversionFailed
 
 logger = logging.getLogger(__name__)
 
@@ -23,11 +26,12 @@ class ConversionContext:
     `output_path`/`output_format` to something else, e.g. a zip of pages).
     `run()` sends a tool through the sandboxed runner in the private work dir,
     with a tick that renews the job's lease, saves progress and stops the tool
-    when the job is canceled.
+    when the job is canceled or has used up its time or disk (`budget`).
     """
 
     def __init__(
-        self, *, workdir, source_path, source_format, target_format, options=None, job_id=None, display_name=""
+        self, *, workdir, source_path, source_format, target_format, options=None, job_id=None, display_name="",
+        budget=None,
     ):
         self.workdir = Path(workdir)
         self.source_path = Path(source_path)
@@ -37,6 +41,7 @@ class ConversionContext:
         self.output_path = self.workdir / f"output.{target_format}"
         self.options = options or {}
         self.job_id = job_id
+        self.budget = budget or UNLIMITED
         # The user's file name without its extension: for titles, never for paths.
         self.display_name = display_name
         self.progress = 0
@@ -47,9 +52,40 @@ class ConversionContext:
         # from now, so a sub-second conversion costs no extra database write.
         self._last_beat = time.monotonic()
 
+    @tool_span()
     def run(self, argv, **kwargs):
+        """A tool through the runner, its timeout and file-size limit cut to the job's budget."""
         kwargs.setdefault("on_tick", self.tick)
-        return runner.run(argv, cwd=self.workdir, **kwargs)
+        asked = kwargs.get("timeout") or settings.RUNNER_TIMEOUT_SECONDS
+        timeout = self.budget.clamp_timeout(asked)
+        if timeout < asked:
+            kwargs["timeout"] = timeout
+            if kwargs.get("cpu_seconds"):
+                kwargs["cpu_seconds"] = max(1, int(kwargs["cpu_seconds"] * timeout / asked))
+        disk_left = self.budget.disk_left()
+        if disk_left is not None:
+            self.budget.check_disk()
+            asked_mb = kwargs.get("max_file_mb") or settings.RUNNER_MAX_OUTPUT_MB
+            kwargs["max_file_mb"] = max(1, min(asked_mb, disk_left // (1024 * 1024)))
+        try:
+            result = runner.run(argv, cwd=self.workdir, **kwargs)
+        except ConversionFailed as exc:
+            self._explain_budget(exc)
+            raise
+        self.budget.check_disk()
+        return result
+
+    def _explain_budget(self, exc):
+        """A tool stopped by a limit we cut to the job's budget: say it was the budget."""
+        if exc.code == "timeout":
+            self.budget.check_time()
+        # The file-size limit was what was left of the disk budget: a tool stopped
+        # by it (SIGXFSZ) left the job dir within a few bytes of the budget.
+        self.budget.check_disk(slack=1024 * 1024)
+
+    def remaining_seconds(self, default):
+        """`default` seconds, or less when the job's time budget has less left."""
+        return self.budget.clamp_timeout(default)
 
     def set_progress(self, percent):
         lo, hi = self.progress_span
@@ -57,13 +93,19 @@ class ConversionContext:
         self.tick()
 
     def tick(self, force=False):
-        """Renew the lease, save progress, notice cancellation (at most once a second)."""
-        if self.job_id is None:
-            return
+        """Renew the lease, save progress, notice cancellation (at most once a second).
+
+        Raises JobTimeout when the job's time budget ran out, BudgetExceeded when
+        its work dir grew past the disk budget (checked on the heartbeat).
+        """
+        self.budget.check_time()
         now = time.monotonic()
         if not force and now - self._last_beat < HEARTBEAT_SECONDS:
             return
         self._last_beat = now
+        self.budget.check_disk()
+        if self.job_id is None:
+            return
         from .models import Job, JobStatus
 
         updated = Job.objects.filter(pk=self.job_id, status=JobStatus.RUNNING).update(

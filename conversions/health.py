@@ -44,6 +44,13 @@ CHECKS = {
 
 @never_cache
 def readiness(request):
+    """`{"status", "services"}` for anyone; the checks (error text, queues, workers) only for a trusted caller.
+
+    The error text of a failing dependency names hosts, and the queues tell
+    how busy the fleet is: neither is for the public internet.
+    """
+    from .metrics_view import trusted_caller
+
     checks, healthy = {}, True
     for name, check in CHECKS.items():
         t0 = time.monotonic()
@@ -55,5 +62,7 @@ def readiness(request):
             checks[name] = {"ok": False, "error": str(exc)[:300], **getattr(exc, "detail", {})}
             healthy = False
         checks[name]["ms"] = round((time.monotonic() - t0) * 1000, 1)
-    body = {"status": "healthy" if healthy else "unhealthy", "services": SERVICES, "checks": checks}
+    body = {"status": "healthy" if healthy else "unhealthy", "services": SERVICES}
+    if trusted_caller(request):
+        body["checks"] = checks
     return JsonResponse(body, status=200 if healthy else 503)

@@ -27,12 +27,21 @@ def purge_expired():
     return {"expired": reconcile.purge_expired(), "uploads": reconcile.purge_old_uploads()}
 
 
+def cloudwatch_metrics():
+    from . import emf
+
+    return emf.publish()
+
+
 def tasks():
     """(name, function, interval in seconds) of every periodic task."""
-    return [
+    periodic = [
         ("requeue_stuck", requeue_stuck, settings.RECONCILE_INTERVAL_SECONDS),
         ("purge_expired", purge_expired, settings.PURGE_INTERVAL_SECONDS),
     ]
+    if settings.CLOUDWATCH_EMF:  # scaling signals for the ECS services (conversions/emf.py)
+        periodic.append(("cloudwatch_metrics", cloudwatch_metrics, 60))
+    return periodic
 
 
 def run_task(name, fn):

@@ -141,8 +141,10 @@ class StateCollector:
 _FORWARDED = ("HTTP_X_FORWARDED_FOR", "HTTP_CF_CONNECTING_IP", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
 
 
-def _allowed(request):
-    """The bearer token, or a direct call (no proxy in between) from an allowed network.
+def trusted_caller(request):
+    """The bearer token, or a direct call (no proxy in between) from an allowed network (METRICS_ALLOWED_IPS).
+
+    Gates /metrics and the details of readiness.
 
     A request that came through a proxy is never let in by address: behind a
     load balancer in the VPC, the direct peer is the balancer itself, and the
@@ -164,7 +166,7 @@ def _allowed(request):
 
 @never_cache
 def metrics_view(request):
-    if not _allowed(request):
+    if not trusted_caller(request):
         return JsonResponse(
             {"error": {"code": "forbidden", "message": "Metrics are for allowed addresses or a METRICS_TOKEN bearer."}},
             status=403,

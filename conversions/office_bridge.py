@@ -28,6 +28,8 @@ from pathlib import Path
 
 from django.conf import settings
 
+from convertall.tracing import tool_span
+
 from . import runner
 from .errors import Canceled, ConversionFailed
 
@@ -188,6 +190,7 @@ class OfficeManager:
         self.starts = 0
         self.calls = 0  # answered by a warm bridge (the cold fallback does not count)
 
+    @tool_span("libreoffice")
     def convert(self, request, *, timeout=None, on_tick=None):
         """Send one conversion; retried once on a fresh bridge after a crash or hang.
 

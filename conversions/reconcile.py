@@ -70,9 +70,16 @@ def _release_dead_leases():
     Released, they are re-sent once now and then only after
     REQUEUE_AFTER_SECONDS like any queued job (not on every pass while the
     workers are busy); a late finish by the presumed-dead worker matches no row.
+    A job that has used JOB_MAX_ATTEMPTS fails with `worker_lost` instead:
+    a file that kills its worker must not go round the fleet for ever.
     """
+    from .services import job_fail_lost
+
     released = []
     for job in Job.objects.lease_expired():
+        if job.attempts >= settings.JOB_MAX_ATTEMPTS:
+            job_fail_lost(job)
+            continue
         if Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING, lease_until=job.lease_until).update(
             status=JobStatus.QUEUED, lease_until=None, updated_at=timezone.now()
         ):

@@ -9,6 +9,7 @@ registry; only pairs whose tool is installed are offered.
 import importlib
 import logging
 import shutil
+import threading
 from dataclasses import dataclass
 from functools import cache
 
@@ -19,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 FAMILIES = ("documents", "media", "filters")
 
-# Modules that register converters, imported lazily on first use.
+# Modules that register converters; imported all at once at start-up (load()).
 CONVERTER_MODULES = [
     "media.converters.images",
     "media.converters.av",
@@ -125,31 +126,51 @@ def tool_installed(tool):
 
 
 class Registry:
+    """Every converter, filled whole once per process by load().
+
+    load() runs at start-up (convertall/apps.py) in web, worker and command
+    processes alike, before the first request or message: filled lazily, a
+    request thread could read the list while another thread's imports were
+    still adding to it, and refuse an MP4 as "not accepted here" right after
+    a restart. A process that never ran django.setup()'s ready() hooks still
+    gets a whole registry: the first reader loads it under a lock, and readers
+    only see it once it is complete.
+    """
+
     def __init__(self):
         self._converters = []
-        self._loaded = False
+        self._ready = False
+        self._load_lock = threading.Lock()
 
     def register(self, cls):
-        self._converters.append(cls())
+        # A new list, never an append: a reader iterating the old one is unaffected.
+        self._converters = [*self._converters, cls()]
         return cls
 
-    def _load(self):
-        if self._loaded:
+    def load(self):
+        """Import every converter module and probe their tools; idempotent and thread-safe."""
+        if self._ready:
             return
-        self._loaded = True
-        from django.conf import settings
+        with self._load_lock:
+            if self._ready:
+                return
+            from django.conf import settings
 
-        # EXTRA_CONVERTER_MODULES: test/bench-only converters, never set in production.
-        for module in CONVERTER_MODULES + list(getattr(settings, "EXTRA_CONVERTER_MODULES", [])):
-            try:
-                importlib.import_module(module)
-            except ModuleNotFoundError as exc:
-                if exc.name != module:
-                    raise
+            # EXTRA_CONVERTER_MODULES: test/bench-only converters, never set in production.
+            for module in CONVERTER_MODULES + list(getattr(settings, "EXTRA_CONVERTER_MODULES", [])):
+                try:
+                    importlib.import_module(module)
+                except ModuleNotFoundError as exc:
+                    if exc.name != module:
+                        raise
+            for conv in self._converters:
+                conv.available()  # probes each tool once (cached), not on a user's request
+            self._ready = True  # last: no reader sees a half-filled registry
+        logger.debug("registry loaded: %s converters, %s installed", len(self._converters), len(self.converters()))
 
     def converters(self, *, installed_only=True):
-        self._load()
-        return [c for c in self._converters if c.available() or not installed_only]
+        self.load()
+        return [c for c in self._converters if not installed_only or c.available()]
 
     def find(self, source, target):
         """The converter for a pair, or None."""

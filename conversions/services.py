@@ -12,11 +12,13 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from dramatiq.middleware.time_limit import TimeLimitExceeded
 
 from . import admission, failures, formats, metrics, sniff, storage
+from .budget import JobBudget, time_limit_seconds
 from .cache import job_changed
 from .context import ConversionContext
 from .errors import BadRequest, Canceled, ConversionFailed, TransientError, UnsupportedType
@@ -56,9 +58,9 @@ def job_create(
     from filters import cache as result_cache
     from filters.services import plan_for_convert
 
-    from accounts.quotas import enforce
+    from accounts.quotas import admitted, enforce
 
-    enforce(user=owner, client_ip=client_ip, session_key=session_key)  # 429 before any work
+    enforce(user=owner, client_ip=client_ip, session_key=session_key)  # early 429, before any work
     if upload is None:
         raise BadRequest("Attach the file to convert as the multipart field 'file'.", code="missing_file")
     if upload.size == 0:
@@ -92,7 +94,7 @@ def job_create(
     # Storage first, outside any transaction: a row never points at a missing file.
     storage.save_file(storage.uploads(), job.source_key, upload)
     try:
-        with transaction.atomic():
+        with admitted(job):  # the quotas, counted and kept atomically with this insert
             job.save(force_insert=True)
             event(job.id, "created", f"{fmt} -> {target} ({upload.size} bytes)", converter=converter.name)
             transaction.on_commit(lambda: job_enqueue(job))
@@ -123,13 +125,24 @@ def job_claim(job_id):
     """Claim a job with one conditional UPDATE; None when someone else has it.
 
     Matches a queued job, or a running one whose lease ran out (its worker
-    died). Two workers racing for one job: exactly one UPDATE matches.
+    died) with attempts left. Two workers racing for one job: exactly one
+    UPDATE matches. A dead worker's job with no attempts left (Dramatiq
+    re-delivers its unacked message) fails with `worker_lost` instead.
     """
     now = timezone.now()
+    claimed = _claim(job_id, now)
+    if claimed is None:
+        _fail_if_lost(Job.objects.filter(pk=job_id).claimable(now))
+        return None
+    job_changed(claimed, fresh=True)
+    return claimed
+
+
+def _claim(job_id, now):
     # One commit for the claim and its history row (each commit is a WAL flush).
     with transaction.atomic():
         claimed = (
-            Job.objects.filter(pk=job_id)
+            Job.objects.filter(pk=job_id, attempts__lt=settings.JOB_MAX_ATTEMPTS)
             .claimable(now)
             .update(
                 status=JobStatus.RUNNING,
@@ -144,12 +157,48 @@ def job_claim(job_id):
             return None
         job = Job.objects.get(pk=job_id)
         event(job.id, "started", f"attempt {job.attempts}", attempt=job.attempts)
-    job_changed(job, fresh=True)
     return job
 
 
+def job_fail_lost(job):
+    """Fail a job whose worker died on its last allowed attempt, instead of running it again.
+
+    A poison file that kills its worker (out of memory, a crashing decoder)
+    would otherwise be reclaimed and kill a worker for good.
+    """
+    return _fail_if_lost(Job.objects.filter(pk=job.pk, status=job.status, lease_until=job.lease_until))
+
+
+def _fail_if_lost(jobs):
+    """Those of `jobs` that used up their attempts end `failed`/`worker_lost`, one conditional UPDATE each."""
+    failed = 0
+    for job in jobs.filter(attempts__gte=settings.JOB_MAX_ATTEMPTS):
+        now = timezone.now()
+        message = (
+            f"The worker running this job stopped during each of its {job.attempts} attempts; "
+            "the file may be too large or too damaged for this server to convert."
+        )
+        if not jobs.filter(pk=job.pk, attempts=job.attempts).update(
+            status=JobStatus.FAILED, error_code="worker_lost", error_message=message,
+            finished_at=now, lease_until=None, updated_at=now,
+        ):  # fmt: skip
+            continue
+        failed += 1
+        logger.warning("job failed job=%s family=%s code=worker_lost attempts=%s", job.pk, job.family, job.attempts)
+        event(job.pk, "failed", message, code="worker_lost")
+        storage.delete_quietly(storage.outputs(), job.output_key)
+        metrics.job_failed(job, "worker_lost")
+        job_changed(job.pk)
+    return failed
+
+
 def job_execute(job_id):
-    """Run one job end to end. Safe to call twice for the same id."""
+    """Run one job end to end. Safe to call twice for the same id.
+
+    Every attempt ends with the row out of `running` (or, for a transient
+    error, back in `queued`): Dramatiq's time limit arrives as an Interrupt, a
+    BaseException that no `except Exception` sees, so it is caught by name.
+    """
     job = job_claim(job_id)
     if job is None:
         logger.info("claim matched no row job=%s (done, canceled or taken)", job_id)
@@ -157,7 +206,9 @@ def job_execute(job_id):
     started = time.monotonic()
     try:
         with tempfile.TemporaryDirectory(prefix=f"job-{job.id}-", dir=_work_dir()) as workdir:
-            converter_seconds, out_path, out_fmt = _convert(job, Path(workdir))
+            budget = JobBudget.for_job(job.family, Path(workdir))
+            converter_seconds, out_path, out_fmt = _convert(job, Path(workdir), budget)
+            budget.check_disk()
             _store_output(job, out_path, out_fmt)
     except Canceled:
         logger.info("job canceled while running job=%s", job.id)
@@ -165,10 +216,29 @@ def job_execute(job_id):
         return None
     except ConversionFailed as exc:
         return _fail(job, exc.code, exc.message)
+    except TimeLimitExceeded:
+        # The work dir is gone already (the with-block's exit ran); the message is
+        # acked as handled so that Dramatiq's Retries middleware does not run it again.
+        return _time_limit_exceeded(job, time.monotonic() - started)
     except Exception as exc:
         return _retry_or_fail(job, exc)
     return _succeed(job, converter_seconds, time.monotonic() - started)
 
+
+def _time_limit_exceeded(job, seconds):
+    logger.warning("job hit the queue time limit job=%s family=%s seconds=%.1f", job.pk, job.family, seconds)
+    storage.delete_quietly(storage.outputs(), job.output_key)
+    message = (
+        f"The job did not finish within its {time_limit_seconds(job.family):g}-second time limit and was stopped; "
+        "try a smaller or shorter file."
+    )
+    try:
+        return _fail(job, "timeout", message)
+    except DatabaseError:
+        # The interrupt may have landed inside a query: start over on a fresh connection.
+        close_old_connections()
+        connection.close()
+        return _fail(job, "timeout", message)
 
 def _work_dir():
     path = Path(settings.WORK_DIR)
@@ -176,11 +246,11 @@ def _work_dir():
     return path
 
 
-def _convert(job, workdir):
+def _convert(job, workdir, budget):
     if job.kind == Job.Kind.FILTER:
         from filters.services import run_filter_job
 
-        return run_filter_job(job, workdir)
+        return run_filter_job(job, workdir, budget=budget)
     converter = registry.find(job.source_format, job.target_format)
     if converter is None:
         raise ConversionFailed(
@@ -202,6 +272,7 @@ def _convert(job, workdir):
         target_format=job.target_format,
         options=job.options,
         job_id=job.id,
+        budget=budget,
         display_name=Path(job.original_filename).stem,
     )
     if job.operations:

@@ -1,6 +1,7 @@
 """What an upload really is: libmagic's verdict checked against its name."""
 
 import logging
+import threading
 
 import magic
 
@@ -15,18 +16,27 @@ logger = logging.getLogger(__name__)
 # and reading 1 MiB takes the sniff of a 10 MB upload from ~10 ms to <1 ms.
 SNIFF_BYTES = 1024 * 1024
 _magic = {}
+_magic_lock = threading.Lock()
+
+
+def detector():
+    """The process's one libmagic handle (made at start-up by convertall/apps.py)."""
+    sniffer = _magic.get("mime")
+    if sniffer is not None:
+        return sniffer
+    with _magic_lock:
+        if "mime" not in _magic:
+            sniffer = magic.Magic(mime=True)  # it serializes calls with its own lock
+            try:
+                sniffer.setparam(magic.MAGIC_PARAM_BYTES_MAX, SNIFF_BYTES)
+            except (AttributeError, NotImplementedError, magic.MagicException):
+                logger.info("libmagic cannot limit the bytes it reads; sniffing whole files")
+            _magic["mime"] = sniffer  # only once it is set up
+        return _magic["mime"]
 
 
 def detect_mime(path):
-    sniffer = _magic.get("mime")
-    if sniffer is None:
-        sniffer = magic.Magic(mime=True)  # it serializes calls with its own lock
-        try:
-            sniffer.setparam(magic.MAGIC_PARAM_BYTES_MAX, SNIFF_BYTES)
-        except (AttributeError, NotImplementedError, magic.MagicException):
-            logger.info("libmagic cannot limit the bytes it reads; sniffing whole files")
-        _magic["mime"] = sniffer
-    return sniffer.from_file(str(path))
+    return detector().from_file(str(path))
 
 
 # ffmpeg's HLS and concat demuxers follow a playlist to other files and URLs.

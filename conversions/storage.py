@@ -1,6 +1,5 @@
 """The `uploads` and `outputs` storages: keys made by the server, never the user."""
 
-import re
 import shutil
 import unicodedata
 from pathlib import Path
@@ -60,11 +59,18 @@ def delete_quietly(storage, key):
         storage.delete(key)
 
 
+# Control (Cc), format (Cf: bidi overrides such as U+202E, zero-width joiners) and
+# line/paragraph separators (Zl, Zp): invisible or reordering, they make
+# "invoice\u202Efdp.exe" display as "invoiceexe.pdf".
+_DROPPED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+
 def safe_filename(name, default="file"):
-    """Display name for Content-Disposition: no path, no control characters."""
+    """Display name for Content-Disposition: no path, no control, format or separator characters."""
     name = unicodedata.normalize("NFC", str(name or ""))
+    name = "".join(ch for ch in name if unicodedata.category(ch) not in _DROPPED_CATEGORIES)
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    name = re.sub(r"[\x00-\x1f\x7f\"]", "", name).strip().strip(".")
+    name = name.replace('"', "").strip().strip(".")
     return name[:200] or default
 
 

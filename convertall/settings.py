@@ -6,7 +6,9 @@ with worker threads inside the web process.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 import environ
 
@@ -41,10 +43,13 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_dramatiq",
+    "axes",
     "conversions",
     "media",
     "filters",
     "accounts",
+    # Last: its ready() builds the registry once every other app is ready (convertall/apps.py).
+    "convertall",
 ]
 
 MIDDLEWARE = [
@@ -60,6 +65,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "conversions.middleware.ApiCacheControlMiddleware",
     "accounts.middleware.UploadLimitMiddleware",
+    # Last, as django-axes asks: it turns a locked-out log-in into accounts.lockout's 429.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "convertall.urls"
@@ -81,9 +88,18 @@ TEMPLATES = [
 ]
 
 # --- Database: SQLite under var/ unless DATABASE_URL is set -------------------
-DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'convertall.sqlite3'}"),
-}
+def _database_url():
+    """DATABASE_URL, else one built from DATABASE_HOST/_PORT/_NAME/_USER/_PASSWORD: on AWS the
+    user and password come from the secret that RDS generates and rotates (infra/compute)."""
+    host = env("DATABASE_HOST", default="")
+    if env("DATABASE_URL", default="") or not host:
+        return env("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'convertall.sqlite3'}")
+    user, password = (quote(env(name), safe="") for name in ("DATABASE_USER", "DATABASE_PASSWORD"))
+    port, name = env("DATABASE_PORT", default="5432"), env("DATABASE_NAME", default="convertall")
+    return f"postgres://{user}:{password}@{host}:{port}/{name}?sslmode={env('DATABASE_SSLMODE', default='require')}"
+
+
+DATABASES = {"default": env.db_url_config(_database_url())}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     # WAL lets the status endpoint read while a worker thread writes.
@@ -182,6 +198,7 @@ _DRAMATIQ_MIDDLEWARE = [
     "dramatiq.middleware.Retries",
     "django_dramatiq.middleware.DbConnectionsMiddleware",
     "conversions.heartbeat.WorkerObservability",
+    "convertall.tracing.TracingMiddleware",  # trace context in each message; off unless OTEL_* is set
 ]
 if REDIS_URL:
     DRAMATIQ_BROKER = {
@@ -202,8 +219,12 @@ EMBEDDED_WORKER_THREADS = env.int("EMBEDDED_WORKER_THREADS", default=4)
 
 # --- Jobs and limits -------------------------------------------------------
 MAX_UPLOAD_BYTES = env.int("MAX_UPLOAD_BYTES", default=500 * 1024 * 1024)
-MAX_IMAGE_PIXELS = env.int("MAX_IMAGE_PIXELS", default=50_000_000)
+# 210 MP: the 200 MP photos of today's phones (16320x12240) pass; absurd headers do not.
+MAX_IMAGE_PIXELS = env.int("MAX_IMAGE_PIXELS", default=210_000_000)
 JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", default=3)
+# Per job: bytes under its work dir (pages and zips included) and pixels decoded or drawn; 0: none.
+JOB_MAX_DISK_MB = env.int("JOB_MAX_DISK_MB", default=4096)
+JOB_MAX_PIXELS = env.int("JOB_MAX_PIXELS", default=2_000_000_000)
 JOB_LEASE_SECONDS = env.int("JOB_LEASE_SECONDS", default=60)
 REQUEUE_AFTER_SECONDS = env.int("REQUEUE_AFTER_SECONDS", default=120)
 UPLOAD_RETENTION_HOURS = env.int("UPLOAD_RETENTION_HOURS", default=24)
@@ -227,6 +248,9 @@ RUNNER_TIMEOUT_SECONDS = env.int("RUNNER_TIMEOUT_SECONDS", default=300)
 RUNNER_MEMORY_MB = env.int("RUNNER_MEMORY_MB", default=2048)
 RUNNER_MAX_OUTPUT_MB = env.int("RUNNER_MAX_OUTPUT_MB", default=2048)
 RUNNER_NETWORK_ISOLATION = env.bool("RUNNER_NETWORK_ISOLATION", default=True)
+# The budget of one decoder child (conversions/decoders.py): images, PDFs, zips.
+DECODER_MEMORY_MB = env.int("DECODER_MEMORY_MB", default=3072)
+DECODER_TIMEOUT_SECONDS = env.int("DECODER_TIMEOUT_SECONDS", default=300)
 
 # --- Documents: the warm LibreOffice bridge (conversions/office_bridge.py).
 OFFICE_PYTHON = env("OFFICE_PYTHON", default="/usr/bin/python3")  # the Python that imports uno
@@ -267,10 +291,17 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.JSONParser",
     ],
     "EXCEPTION_HANDLER": "conversions.errors.api_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_THROTTLE_RATES": {"submit": env("RATE_LIMIT", default="100/min")},
+    "DEFAULT_SCHEMA_CLASS": "conversions.api.schema.ApiSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+# --- Limits of a public deployment ------------------------------------------------
+# The submit rate limit and the per-user quotas guard a public service from
+# abuse; on someone's own machine they only lock its owner out. So they are on
+# by default with DJANGO_ENV=production and off by default otherwise (the
+# embedded default of `make run`); each variable sets its own limit in both.
+PUBLIC_LIMITS = env.bool("PUBLIC_LIMITS", default=PRODUCTION)
+# Uploads per client IP: "<n>/<s|min|hour|day>"; empty, "0" or "off": no limit.
+RATE_LIMIT = env("RATE_LIMIT", default="100/min" if PUBLIC_LIMITS else "off")
 # A family with this many jobs queued answers 503 + Retry-After (0: no limit).
 QUEUE_MAX_DEPTH = env.int("QUEUE_MAX_DEPTH", default=1000)
 QUEUE_FULL_RETRY_AFTER = env.int("QUEUE_FULL_RETRY_AFTER", default=30)
@@ -286,6 +317,17 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # File fields become `format: binary` in request bodies (not the URL a response would carry).
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "conversions.api.schema.aliases_beside_twins",
+    ],
+    "TAGS": [
+        {"name": "Convert and filter", "description": "Upload a file; get a job to poll. `/api/...` paths are aliases of `/api/v1/...`."},
+        {"name": "Jobs", "description": "A job's status, its result, and deleting it; your jobs."},
+        {"name": "Catalog", "description": "What converts to what, with which options; the filter operations."},
+    ],
 }
 
 # --- Static files ----------------------------------------------------------
@@ -295,25 +337,52 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = True
 
 # --- Auth, i18n ------------------------------------------------------------
+# Log-in and admin log-in lockout (django-axes), per account and per address
+# (conversions.clientip: the Cloudflare-aware client IP, IPv6 by /64). The
+# counters are rows in the database, the one store every web process shares
+# in both the embedded default and production (the cache handler refuses
+# the embedded default's per-process memory cache).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_CLIENT_IP_CALLABLE = "conversions.clientip.client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.locked_out"
+AXES_SENSITIVE_PARAMETERS = ["password"]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/accounts/"
 LOGOUT_REDIRECT_URL = "/"
+# The console default suits `make run`; `check --deploy` refuses it (conversions/checks.py).
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=587)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=True)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Convert-All <noreply@localhost>")
 
 
 def _quota(tier, max_upload_mb, jobs_per_day, concurrent_jobs, retention_hours):
-    """One kind of user's limits (accounts/quotas.py); 0 means no limit of its own."""
+    """One kind of user's limits (accounts/quotas.py); 0 means no limit of its own.
+
+    The three limits default to the values given when PUBLIC_LIMITS (production)
+    and to 0 otherwise; retention is not a limit and is the same in both.
+    """
     prefix = f"QUOTA_{tier.upper()}_"
+
+    def public(value):
+        return value if PUBLIC_LIMITS else 0
+
     return {
-        "max_upload_mb": env.int(prefix + "MAX_UPLOAD_MB", default=max_upload_mb),
-        "jobs_per_day": env.int(prefix + "JOBS_PER_DAY", default=jobs_per_day),
-        "concurrent_jobs": env.int(prefix + "CONCURRENT_JOBS", default=concurrent_jobs),
+        "max_upload_mb": env.int(prefix + "MAX_UPLOAD_MB", default=public(max_upload_mb)),
+        "jobs_per_day": env.int(prefix + "JOBS_PER_DAY", default=public(jobs_per_day)),
+        "concurrent_jobs": env.int(prefix + "CONCURRENT_JOBS", default=public(concurrent_jobs)),
         "retention_hours": env.int(prefix + "RETENTION_HOURS", default=retention_hours),
     }
 
 
-# MAX_UPLOAD_BYTES stays the ceiling for everyone.
+# Production defaults (see PUBLIC_LIMITS); MAX_UPLOAD_BYTES stays the ceiling for everyone.
 QUOTAS = {
     "anonymous": _quota("anonymous", 100, 50, 3, 24),
     "user": _quota("user", 500, 500, 5, 48),
@@ -359,6 +428,9 @@ METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1/32", "
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
 # Workers write a Redis key per queue this often (TTL three times as long).
 WORKER_HEARTBEAT_SECONDS = env.float("WORKER_HEARTBEAT_SECONDS", default=5.0)
+# The scheduler writes queue depth, oldest job age and job outcomes as CloudWatch
+# embedded-metric-format lines every minute (conversions/emf.py): on in production.
+CLOUDWATCH_EMF = env.bool("CLOUDWATCH_EMF", default=PRODUCTION)
 # /api/v1/health fails when a queue has no live worker (Redis broker only).
 HEALTH_REQUIRE_WORKERS = env.bool("HEALTH_REQUIRE_WORKERS", default=True)
 

@@ -28,7 +28,11 @@ DRAMATIQ_BROKER = {**DRAMATIQ_BROKER, "BROKER": "dramatiq.brokers.stub.StubBroke
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"submit": "10000/min"}}  # noqa: F405
+# On (and generous) so that every submission still goes through the throttle's counter.
+RATE_LIMIT = "10000/min"
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
 # Per-user quotas off by default (other suites submit freely); quota tests set their own.
 QUOTAS = {tier: {**limits, "jobs_per_day": 0, "concurrent_jobs": 0} for tier, limits in QUOTAS.items()}  # noqa: F405
+# Tests only: a decoder child whose source starts with this marker segfaults on purpose
+# (conversions/decoder_child.py), to show that a crash fails the job and spares the worker.
+DECODER_TEST_CRASH_MARKER = "CONVERTALL-TEST-SEGFAULT"

@@ -1,26 +1,26 @@
 """POST /api/v1/filter, and the `?wait=N` answer shared with /convert."""
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import serializers
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from conversions.api import schema
 from conversions.api.throttles import SubmitThrottle
 from conversions.clientip import client_ip
+from conversions.errors import BadRequest
 from conversions.selectors import job_status_payload, public_payload
 
 from .services import filter_job_create, parse_wait, wait_for_job
 from .vocabulary import MAX_OPERATIONS, operations
 
-WAIT_PARAM = OpenApiParameter(
-    "wait", float, description="Wait up to N seconds (at most 60): 200 with the finished job, else 202."
-)
-CACHE_PARAM = OpenApiParameter("cache", bool, description="false: run the job even if the same result is stored.")
+_TRUE, _FALSE = ("", "true", "1", "yes", "on"), ("false", "0", "no", "off")
 
 
 def use_cache(request):
-    raw = request.query_params.get("cache", request.data.get("cache", ""))
-    return str(raw).strip().lower() not in ("false", "0", "no", "off")
+    raw = str(request.query_params.get("cache", request.data.get("cache", ""))).strip().lower()
+    if raw not in _TRUE + _FALSE:
+        raise BadRequest(f"'cache' must be true or false; got {raw[:20]!r}.", code="invalid_parameter")
+    return raw in _TRUE
 
 
 def session_key(request):
@@ -43,20 +43,19 @@ def job_answer(request, job, wait):
 class FilterView(APIView):
     throttle_classes = [SubmitThrottle]
 
+    creates_job = True  # the schema links its jobId to status, download and delete
+
     @extend_schema(
-        request={
-            "multipart/form-data": inline_serializer(
-                "FilterRequest",
-                {
-                    "file": serializers.ListField(child=serializers.FileField(), help_text="Several only for merge"),
-                    "operations": serializers.JSONField(help_text='e.g. [{"op": "resize", "width": 320}]'),
-                    "targetFormat": serializers.CharField(required=False),
-                },
-            )
-        },
-        parameters=[WAIT_PARAM, CACHE_PARAM],
-        responses={200: dict, 202: dict, 400: dict, 413: dict, 415: dict, 429: dict},
+        operation_id="filter",
+        tags=["Convert and filter"],
         summary="Apply operations (resize, trim, compress...) to a file",
+        request=schema.multipart(schema.FilterSerializer),
+        parameters=[schema.WAIT, schema.CACHE, *schema.SUBMIT_HEADERS],
+        responses={
+            202: OpenApiResponse(schema.JobAcceptedSerializer, description="Accepted: the job is queued."),
+            200: OpenApiResponse(schema.JobStatusSerializer, description="With ?wait=N: the job ended in time."),
+            **schema.SUBMIT_ERRORS,
+        },
     )
     def post(self, request):
         wait = parse_wait(request.query_params.get("wait"))
@@ -73,6 +72,12 @@ class FilterView(APIView):
 
 
 class OperationsView(APIView):
-    @extend_schema(responses={200: dict}, summary="Every filter operation by family, with its parameters")
+    @extend_schema(
+        operation_id="operations",
+        tags=["Catalog"],
+        summary="Every filter operation by family, with its parameters",
+        parameters=[schema.RETRY_AFTER],
+        responses={200: schema.OperationsSerializer, **schema.errors(*schema.ALWAYS)},
+    )
     def get(self, request):
         return Response({"maxOperations": MAX_OPERATIONS, "families": operations.catalog()})

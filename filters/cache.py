@@ -20,7 +20,6 @@ import shutil
 from datetime import timedelta
 from pathlib import Path
 
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -75,7 +74,7 @@ def find_source(job):
 
 def reuse(job):
     """Finish the unsaved `job` from a cached output; return it, or None on a miss."""
-    from accounts.quotas import retention_hours
+    from accounts.quotas import admitted, retention_hours
 
     source = find_source(job)
     if source is None:
@@ -96,7 +95,7 @@ def reuse(job):
     job.expires_at = now + timedelta(hours=retention_hours(job.owner_id))
     summary = f"{job.source_format} -> {job.target_format} ({job.source_size} bytes)"
     try:
-        with transaction.atomic():
+        with admitted(job):  # a reused result is a job of the day too
             job.save(force_insert=True)
             JobEvent.objects.bulk_create([
                 JobEvent(job_id=job.id, kind="created", message=summary, data={}),

@@ -75,9 +75,9 @@ def _open(path, fmt, access):
 
 
 def _from_pillow(path, fmt):
-    from media.converters.images import open_image, prepare
+    from media.imaging import open_image, prepare
 
-    with open_image(path, fmt) as im:
+    with open_image(path, fmt, settings.MAX_IMAGE_PIXELS) as im:
         im = prepare(im, "png")
         if im.mode not in ("L", "LA", "RGB", "RGBA"):
             im = im.convert("RGBA" if "A" in im.getbands() or "transparency" in im.info else "RGB")

@@ -28,12 +28,6 @@ MAX_WAIT_SECONDS = 60
 MAX_FILES = 20
 
 
-def _enforce_quota(owner, client_ip, session_key):
-    from accounts.quotas import enforce
-
-    enforce(user=owner, client_ip=client_ip, session_key=session_key)  # 429 before any work
-
-
 def _identify(uploads):
     """Sniff every upload; they must all be the same format family."""
     found = []
@@ -55,7 +49,9 @@ def filter_job_create(*, uploads, operations, target_format="", owner=None, sess
     """Validate uploads and operations, then store and enqueue a filter job (or reuse a result)."""
     from conversions.services import event, job_enqueue
 
-    _enforce_quota(owner, client_ip, session_key)
+    from accounts.quotas import admitted, enforce
+
+    enforce(user=owner, client_ip=client_ip, session_key=session_key)  # early 429, before any work
     uploads = [u for u in uploads if u is not None]
     if not uploads:
         raise BadRequest("Attach the file to filter as the multipart field 'file'.", code="missing_file")
@@ -95,7 +91,7 @@ def filter_job_create(*, uploads, operations, target_format="", owner=None, sess
         for key, upload in zip(job.source_keys, uploads):
             storage.save_file(storage.uploads(), key, upload)
             stored.append(key)
-        with transaction.atomic():
+        with admitted(job):  # the quotas, counted and kept atomically with this insert
             job.save(force_insert=True)
             names = ",".join(o["op"] for o in ops)
             event(job.id, "created", f"{fmt} -> {out_fmt}: {names} ({job.source_size} bytes)", operations=names)
@@ -136,7 +132,7 @@ def plan_for_convert(target, operations):
 # --- Running ------------------------------------------------------------------
 
 
-def run_filter_job(job, workdir):
+def run_filter_job(job, workdir, budget=None):
     """The filter counterpart of services._convert: (seconds, output path, output format)."""
     sources = []
     for n, key in enumerate(job.source_keys or [job.source_key], start=1):
@@ -150,7 +146,7 @@ def run_filter_job(job, workdir):
         sources.append(path)
     ctx = ConversionContext(
         workdir=workdir, source_path=sources[0], source_format=job.source_format,
-        target_format=job.target_format, options=job.options, job_id=job.id,
+        target_format=job.target_format, options=job.options, job_id=job.id, budget=budget,
     )
     started = time.monotonic()
     out, out_fmt = run_chain(ctx, sources, job.source_format, job.target_format, job.operations)

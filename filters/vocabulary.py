@@ -11,6 +11,7 @@ the file's family is a 400 naming the operation and the field.
 import json
 import math
 import re
+import threading
 from dataclasses import dataclass
 
 from conversions import formats
@@ -138,40 +139,47 @@ class Operation:
 
 
 class OperationRegistry:
+    """Every operation, filled whole once per process by load() (at start-up: convertall/apps.py)."""
+
     def __init__(self):
         self._ops = {}  # (family, name) -> Operation
+        self._ready = False
+        self._load_lock = threading.Lock()
 
     def register(self, cls):
-        self._ops[(cls.family, cls.name)] = cls()
+        # A new dict, never a mutation: a reader iterating the old one is unaffected.
+        self._ops = {**self._ops, (cls.family, cls.name): cls()}
         return cls
 
+    def load(self):
+        """Import the operation modules; idempotent and thread-safe, whole before anyone reads."""
+        if self._ready:
+            return
+        with self._load_lock:
+            if not self._ready:
+                from . import av_ops, image_ops, pdf_ops  # noqa: F401  (register their operations)
+
+                self._ready = True
+
     def get(self, family, name):
-        _load()
+        self.load()
         return self._ops.get((family, name))
 
     def families_of(self, name):
-        _load()
+        self.load()
         return sorted(f for f, n in self._ops if n == name)
 
     def names(self, family=None):
-        _load()
+        self.load()
         return sorted({n for f, n in self._ops if family in (None, f)})
 
     def catalog(self):
-        _load()
+        self.load()
         return {fam: [op.describe() for (f, _), op in sorted(self._ops.items()) if f == fam] for fam in FAMILIES}
 
 
 operations = OperationRegistry()
 register = operations.register
-
-_loaded = []
-
-
-def _load():
-    if not _loaded:
-        _loaded.append(True)
-        from . import av_ops, image_ops, pdf_ops  # noqa: F401  (register their operations)
 
 
 def parse_operations(raw):

@@ -2,7 +2,7 @@
 # The image's entry point: the first argument names the process (docs/deploy.md).
 #
 #   web | nginx | worker-documents | worker-media | worker-filters | scheduler | migrate
-#   healthcheck            the HEALTHCHECK of whichever process this container runs
+#   healthcheck [PROCESS]  the health check of PROCESS, or of the one this container runs
 #   manage ARGS...         any manage.py command (createsuperuser, convert, ...)
 #   anything else          run as given
 #
@@ -71,7 +71,9 @@ case "$process" in
   healthcheck)
     # web answers /health on PORT, nginx on NGINX_PORT; other processes are
     # watched by their own liveness (worker heartbeats, the scheduler lock).
-    running="$(cat /tmp/convertall/process 2>/dev/null || echo none)"
+    # The process to check: as given (a task definition's health check), else the one
+    # this container started (the image's HEALTHCHECK).
+    running="${1:-$(cat /tmp/convertall/process 2>/dev/null || echo none)}"
     case "$running" in
       web) port="${PORT:-8000}" ;;
       nginx) port="${NGINX_PORT:-8080}" ;;

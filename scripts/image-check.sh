@@ -90,7 +90,7 @@ build_image() {
   # docker format: OCI image configs cannot hold the Dockerfile's SHELL.
   local secret=()
   # This machine reaches PyPI through a TLS-inspecting proxy its own CA bundle trusts.
-  [ -s /etc/ssl/certs/ca-certificates.crt ] && secret=(--secret id=ca-bundle,src=/etc/ssl/certs/ca-certificates.crt)
+  [ -s /etc/ssl/certs/ca-certificates.crt ] && secret=(--secret "id=ca-bundle,src=/etc/ssl/certs/ca-certificates.crt")
   podman build --format docker --network host "${secret[@]}" --build-arg "BASE_IMAGE=$BASE" -t "$IMAGE" -f Dockerfile . | tail -n 20
   BUILD_SECONDS=$((SECONDS - t0))
   SIZE=$(podman image inspect --format '{{.Size}}' "$IMAGE")
@@ -102,7 +102,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 run_task() {
   step "starting the web task: web + nginx containers, read-only root"
   WEB_PORT=$(free_port); NGINX_PORT=$(free_port)
-  local common=(--network host --read-only --tmpfs /tmp:rw,exec,size=2g --init
+  local common=(--network host --read-only --tmpfs "/tmp:rw,exec,size=2g" --init
     -e "PORT=$WEB_PORT" -e "NGINX_PORT=$NGINX_PORT" -e "NGINX_UPSTREAM=127.0.0.1:$WEB_PORT"
     -e "SECRET_KEY=image-check-$(date +%s)-not-a-secret-but-long-enough-for-django"
     -e "ALLOWED_HOSTS=127.0.0.1,localhost" -e SECURE_SSL_REDIRECT=0 -e RATE_LIMIT=1000/min

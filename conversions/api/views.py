@@ -4,8 +4,8 @@ import json
 import uuid
 
 from django.http import FileResponse, HttpResponseRedirect, JsonResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import serializers
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -17,22 +17,8 @@ from ..models import Job, JobStatus
 from ..registry import registry
 from ..selectors import job_get_visible, job_status_payload, parse_job_id, public_payload
 from ..services import job_create, job_delete
+from . import schema
 from .throttles import SubmitThrottle
-
-_ACCEPTED = inline_serializer(
-    "JobAccepted",
-    {
-        "jobId": serializers.UUIDField(),
-        "status": serializers.CharField(),
-        "statusUrl": serializers.URLField(),
-        "downloadUrl": serializers.URLField(),
-    },
-)
-_ERROR = inline_serializer(
-    "Error",
-    {"error": inline_serializer("ErrorDetail", {"code": serializers.CharField(), "message": serializers.CharField()})},
-)
-
 
 def parse_json_field(data, name, default, kind):
     raw = data.get(name)
@@ -57,24 +43,19 @@ def session_key(request):
 class ConvertView(APIView):
     throttle_classes = [SubmitThrottle]
 
+    creates_job = True  # the schema links its jobId to status, download and delete
+
     @extend_schema(
-        request={
-            "multipart/form-data": inline_serializer(
-                "ConvertRequest",
-                {
-                    "file": serializers.FileField(),
-                    "targetFormat": serializers.CharField(),
-                    "options": serializers.JSONField(required=False),
-                    "operations": serializers.JSONField(required=False),
-                },
-            )
-        },
-        parameters=[
-            OpenApiParameter("wait", float, description="Wait up to N seconds (at most 60): 200 with the finished job."),
-            OpenApiParameter("cache", bool, description="false: convert again even if the same result is stored."),
-        ],
-        responses={200: dict, 202: _ACCEPTED, 400: _ERROR, 413: _ERROR, 415: _ERROR, 429: _ERROR},
+        operation_id="convert",
+        tags=["Convert and filter"],
         summary="Convert a file",
+        request=schema.multipart(schema.ConvertSerializer),
+        parameters=[schema.WAIT, schema.CACHE, *schema.SUBMIT_HEADERS],
+        responses={
+            202: OpenApiResponse(schema.JobAcceptedSerializer, description="Accepted: the job is queued."),
+            200: OpenApiResponse(schema.JobStatusSerializer, description="With ?wait=N: the job ended in time."),
+            **schema.SUBMIT_ERRORS,
+        },
     )
     def post(self, request):
         from filters.api import job_answer, use_cache
@@ -112,7 +93,13 @@ class StatusView(APIView):
         # the first read of request.user).
         pass
 
-    @extend_schema(responses={200: dict, 404: _ERROR}, summary="A job's status")
+    @extend_schema(
+        operation_id=schema.STATUS_OP,
+        tags=["Jobs"],
+        summary="A job's status",
+        parameters=[schema.JOB_ID, schema.RETRY_AFTER],
+        responses={200: OpenApiResponse(schema.JobStatusSerializer, description="The job."), **schema.errors(404, *schema.ALWAYS)},
+    )
     def get(self, request, job_id):
         job_uuid = parse_job_id(job_id)
         payload = cached_status(job_uuid)
@@ -138,7 +125,24 @@ def _anonymous_cached_status(raw_id):
 
 
 class DownloadView(APIView):
-    @extend_schema(responses={(200, "application/octet-stream"): bytes, 302: None, 404: _ERROR, 409: _ERROR, 410: _ERROR})
+    @extend_schema(
+        operation_id=schema.DOWNLOAD_OP,
+        tags=["Jobs"],
+        summary="Download a job's result",
+        parameters=[
+            schema.JOB_ID,
+            schema.RETRY_AFTER,
+            OpenApiParameter("Location", OpenApiTypes.URI, OpenApiParameter.HEADER, response=[302],
+                             description="A short-lived URL of the file (S3 storage)."),
+        ],
+        responses={
+            (200, "*/*"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="The file as an attachment, with its own content type."
+            ),
+            302: OpenApiResponse(description="Redirect to a short-lived URL of the file (S3 storage)."),
+            **schema.errors(404, 409, 410, *schema.ALWAYS),
+        },
+    )
     def get(self, request, job_id):
         job = job_get_visible(job_id, request.user)
         if job.status in (JobStatus.QUEUED, JobStatus.RUNNING):
@@ -165,7 +169,13 @@ class DownloadView(APIView):
 
 
 class JobView(APIView):
-    @extend_schema(responses={200: dict, 404: _ERROR}, summary="Cancel a job and delete its files now")
+    @extend_schema(
+        operation_id=schema.DELETE_OP,
+        tags=["Jobs"],
+        summary="Cancel a job and delete its files now",
+        parameters=[schema.JOB_ID, schema.RETRY_AFTER],
+        responses={200: OpenApiResponse(schema.JobStatusSerializer, description="The job."), **schema.errors(404, *schema.ALWAYS)},
+    )
     def delete(self, request, job_id):
         job = job_delete(job_get_visible(job_id, request.user))
         return Response(public_payload(job_status_payload(job), request))
@@ -173,9 +183,11 @@ class JobView(APIView):
 
 class JobsListView(APIView):
     @extend_schema(
-        parameters=[OpenApiParameter("page", int), OpenApiParameter("pageSize", int)],
-        responses={200: dict},
+        operation_id="jobs_list",
+        tags=["Jobs"],
         summary="The caller's jobs, newest first",
+        parameters=[schema.PAGE, schema.PAGE_SIZE, schema.RETRY_AFTER],
+        responses={200: schema.JobsPageSerializer, **schema.errors(400, *schema.ALWAYS)},
     )
     def get(self, request):
         if request.user.is_authenticated:
@@ -211,6 +223,12 @@ def _positive_int(raw, default, name):
 
 
 class FormatsView(APIView):
-    @extend_schema(responses={200: dict}, summary="Every source format with its targets, family and options")
+    @extend_schema(
+        operation_id="formats",
+        tags=["Catalog"],
+        summary="Every source format with its targets, family and options",
+        parameters=[schema.RETRY_AFTER],
+        responses={200: schema.CatalogSerializer, **schema.errors(*schema.ALWAYS)},
+    )
     def get(self, request):
         return Response({"formats": registry.catalog()})

@@ -139,3 +139,36 @@ def test_account_page_shows_usage(limits, client):
     client.force_login(user)
     html = client.get("/accounts/").content.decode()
     assert "2 / 5" in html and "2.0\xa0MB" in html and "48 hours" in html
+
+
+def test_the_count_is_repeated_atomically_when_the_row_is_inserted(limits):
+    """A caller who passed the early check is still refused when the slots filled meanwhile."""
+    from django.db import connection
+
+    quotas.enforce(user=None, client_ip="127.0.0.1")  # one slot of two free: passes
+    job = Job(family="media", source_format="png", target_format="jpg", original_filename="x.png",
+              client_ip="127.0.0.1")
+    make_jobs(2, status=JobStatus.QUEUED, client_ip="127.0.0.1")  # another upload took the slots
+    with pytest.raises(quotas.QuotaExceeded) as refused:
+        with quotas.admitted(job):
+            job.save(force_insert=True)
+    assert refused.value.code == "concurrent_limit"
+    assert not Job.objects.filter(pk=job.pk).exists()
+    Job.objects.update(status=JobStatus.SUCCEEDED)
+    with quotas.admitted(job):
+        if connection.vendor == "postgresql":  # the caller's admission lock is held until commit
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = %s",
+                               [quotas.ADVISORY_LOCK_CLASS])
+                assert cursor.fetchone()[0] == 1
+        job.save(force_insert=True)
+    assert Job.objects.filter(pk=job.pk).exists()
+
+
+def test_sign_in_is_suggested_only_where_it_lifts_the_limit(limits, settings, api):
+    make_jobs(2, status=JobStatus.QUEUED, client_ip="127.0.0.1")
+    assert "Sign in for higher limits." in post_api(api).json()["error"]["message"]  # users: 3 at once
+    settings.QUOTAS = {**limits, "user": {**limits["user"], "concurrent_jobs": 2}}
+    assert "Sign in" not in post_api(api).json()["error"]["message"]  # the same 2 for everyone
+    settings.QUOTAS = {**limits, "user": {**limits["user"], "concurrent_jobs": 0}}
+    assert "Sign in for higher limits." in post_api(api).json()["error"]["message"]  # users: no limit

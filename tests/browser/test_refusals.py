@@ -8,8 +8,7 @@ page cannot refuse the file itself before sending it.
 import pytest
 
 from tests.builders import image_bytes
-
-from .conftest import run_site
+from tests.live_site import run_site
 
 pytestmark = pytest.mark.slow
 

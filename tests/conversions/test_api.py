@@ -142,6 +142,23 @@ def test_user_file_name_is_display_text_only(api, run_jobs):
     assert "/" not in header and "\n" not in header and header.count('"') == 2
 
 
+def test_bidi_overrides_and_invisible_characters_leave_the_file_name(api, run_jobs):
+    """"invoice\u202egnp.exe" would display as "invoiceexe.png": Cc, Cf, Zl and Zp are dropped."""
+    name = "in\u202evoice\u200b\u2066x\u2069\u2028\u2029\x07\ufeff\u00adgnp.exe.png"
+    with run_jobs():
+        resp = submit(api, name=name)
+    job = Job.objects.get(pk=resp.json()["jobId"])
+    assert job.original_filename == "invoicexgnp.exe.png"
+    status = api.get(f"/api/v1/status/{job.pk}").json()
+    assert status["result"]["filename"] == "invoicexgnp.exe.webp"
+    header = api.get(f"/api/v1/download/{job.pk}")["Content-Disposition"]
+    assert all(ch not in header for ch in "\u202e\u200b\u2066\u2028\ufeff")
+    from conversions.storage import safe_filename
+
+    assert safe_filename("\u202e\u2028") == "file"  # nothing visible left: the default
+    assert safe_filename("r\u00e9sum\u00e9 \u6587\u4ef6.docx") == "r\u00e9sum\u00e9 \u6587\u4ef6.docx"  # letters stay
+
+
 def test_unknown_job_is_404(api):
     for path in (f"/api/v1/status/{uuid.uuid4()}", "/api/v1/status/not-a-uuid", f"/api/v1/download/{uuid.uuid4()}"):
         resp = api.get(path)
@@ -203,22 +220,12 @@ def test_delete_of_a_queued_job_cancels_it(api):
 
 
 def test_rate_limit_is_429_with_retry_after(api, settings):
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"submit": "2/min"}}
-    from rest_framework.settings import api_settings
-
-    from conversions.api.throttles import SubmitThrottle
-
-    original = SubmitThrottle.THROTTLE_RATES
-    SubmitThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
-    try:
-        codes = [submit(api).status_code for _ in range(3)]
-        assert codes == [202, 202, 429]
-        resp = submit(api)
-        assert int(resp["Retry-After"]) >= 1
-        assert error(resp)[0] == "rate_limited"
-    finally:
-        # Not api_settings: the settings fixture still holds 2/min until teardown.
-        SubmitThrottle.THROTTLE_RATES = original
+    settings.RATE_LIMIT = "2/min"
+    codes = [submit(api).status_code for _ in range(3)]
+    assert codes == [202, 202, 429]
+    resp = submit(api)
+    assert 1 <= int(resp["Retry-After"]) <= 60
+    assert error(resp)[0] == "rate_limited"
 
 
 def test_formats_catalog_comes_from_the_registry(api):
@@ -274,3 +281,21 @@ def test_readiness_is_503_when_storage_fails(api, monkeypatch):
     body = resp.json()
     assert body["status"] == "unhealthy"
     assert body["checks"]["storage"]["ok"] is False and "disk gone" in body["checks"]["storage"]["error"]
+
+
+def test_readiness_details_only_for_trusted_callers(api, settings, monkeypatch):
+    class Broken:
+        def exists(self, name):
+            raise OSError("cannot reach /srv/storage on db-internal.example")
+
+    monkeypatch.setattr("conversions.storage.uploads", Broken)
+    settings.METRICS_TOKEN = "s3cret"
+    public = api.get("/api/v1/health", REMOTE_ADDR="203.0.113.9")
+    assert public.status_code == 503
+    assert set(public.json()) <= {"status", "services", "sandbox"} and public.json()["status"] == "unhealthy"
+    assert "db-internal" not in public.content.decode()
+    proxied = api.get("/api/v1/health", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.9")
+    assert "checks" not in proxied.json()  # through a proxy the peer address proves nothing
+    token = api.get("/api/v1/health", REMOTE_ADDR="203.0.113.9", HTTP_AUTHORIZATION="Bearer s3cret")
+    assert "db-internal" in token.json()["checks"]["storage"]["error"]
+    assert "queues" in token.json()["checks"]["workers"] or token.json()["checks"]["workers"]["ok"]

@@ -44,26 +44,17 @@ def test_a_full_queue_answers_503_with_retry_after_and_stores_nothing(api, setti
 
 def test_the_throttle_counts_in_redis_when_redis_is_configured(api, settings):
     services.require(ThrowawayRedis.available(), "redis-server is not installed")
-    from rest_framework.settings import api_settings
-
-    from conversions.api.throttles import SubmitThrottle
-
     with ThrowawayRedis() as server:
         settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": server.url}}
-        settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"submit": "3/min"}}
-        original = SubmitThrottle.THROTTLE_RATES
-        SubmitThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
-        try:
-            codes = [submit(api, REMOTE_ADDR="198.51.100.7").status_code for _ in range(4)]
-            other = submit(api, REMOTE_ADDR="198.51.100.8").status_code
-        finally:
-            SubmitThrottle.THROTTLE_RATES = original
+        settings.RATE_LIMIT = "3/min"
+        codes = [submit(api, REMOTE_ADDR="198.51.100.7").status_code for _ in range(4)]
+        other = submit(api, REMOTE_ADDR="198.51.100.8").status_code
         import redis
 
         keys = [k.decode() for k in redis.Redis.from_url(server.url).keys("*throttle_submit_*")]
     assert codes == [202, 202, 202, 429]
     assert other == 202  # per client IP
-    assert any(k.endswith("throttle_submit_198.51.100.7") for k in keys), keys
+    assert any("throttle_submit_198.51.100.7_" in k for k in keys), keys
 
 
 def test_concurrent_jobs_per_client_are_capped(api, settings):

@@ -219,6 +219,33 @@ def test_a_worker_killed_mid_conversion_is_replaced_and_the_job_succeeds_once(re
     assert recovered < bound
 
 
+def test_a_job_whose_worker_is_killed_on_every_attempt_fails_with_worker_lost(rec):
+    """A file that kills its worker must not go round the fleet for ever: JOB_MAX_ATTEMPTS (3), then worker_lost."""
+    job_id = rec.accepted(seconds=60)
+    t0 = time.monotonic()
+    for attempt in (1, 2, 3):
+        deadline = time.monotonic() + 60
+        while not ((job := rec.job(job_id))["status"] == "running" and job["attempts"] == attempt):
+            assert time.monotonic() < deadline, (attempt, job, rec.logs())
+            time.sleep(0.05)
+        for proc in rec.media_workers():
+            proc.signal_group(signal.SIGKILL)
+            proc.proc.wait(10)
+        rec.stack.start_worker("media", name=f"worker-media-attempt-{attempt}")
+    rec.wait(job_id, want=("failed",), timeout=60)
+    took = time.monotonic() - t0
+    job = rec.job(job_id)
+    assert job["error_code"] == "worker_lost" and job["attempts"] == 3, job
+    assert "each of its 3 attempts" in job["error_message"]
+    time.sleep(LEASE + RECONCILE + 1)  # neither the reconciler nor a re-delivered message runs it again
+    assert rec.job(job_id)["attempts"] == 3 and rec.events(job_id).count("started") == 3
+    assert rec.s3_keys(f"outputs/{job_id}/") == []
+    status = requests.get(rec.stack.url + f"/api/v1/status/{job_id}", timeout=10).json()
+    assert status["status"] == "failed" and status["error"]["code"] == "worker_lost", status
+    print(f"\nworker killed -9 on each of 3 attempts -> failed/worker_lost {took:.1f}s after the first start")
+    rec.wait_workers("media", 1)
+
+
 def test_redis_restarted_empty_while_jobs_wait_every_job_still_succeeds(rec):
     ids = [rec.accepted(seconds=0.5) for _ in range(6)]
     rec.wait(ids[0], want=("running", "succeeded"), timeout=30, poll=0.05)

@@ -20,6 +20,7 @@ from PIL import Image
 from conversions.context import ConversionContext
 from conversions.errors import ConversionFailed
 from conversions.registry import registry
+from media import imaging
 from media.converters import images
 from tests.services import require
 
@@ -42,7 +43,7 @@ def half_clear(mode="RGBA"):
     """Left half fully transparent, right half opaque red (or white|red when opaque)."""
     im = Image.new("RGBA", (W, H), RED + (255,))
     im.paste((0, 0, 0, 0), (0, 0, W // 2, H))
-    return im if mode == "RGBA" else images.flatten(im)
+    return im if mode == "RGBA" else imaging.flatten(im)
 
 
 def make_source(tmp_path, fmt):
@@ -51,7 +52,9 @@ def make_source(tmp_path, fmt):
         path.write_text(SVG_HALF_CLEAR)
         return path
     if fmt == "heic":
-        images._register_heif()
+        from pillow_heif import register_heif_opener
+
+        register_heif_opener()
     im = half_clear("RGB" if fmt in OPAQUE_SOURCES else "RGBA")
     extra = {"sizes": [(W, H)]} if fmt == "ico" else {}
     if fmt in ("webp", "avif"):
@@ -217,16 +220,16 @@ def png_header_only(width, height):
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
 
 
-@pytest.mark.parametrize("size", [(20000, 20000), (8000, 7000)])
+@pytest.mark.parametrize("size", [(20000, 20000), (16000, 14000), (1_000_000, 1_000_000)])
 def test_pixel_cap_refuses_before_decoding(tmp_path, size):
     src = tmp_path / "bomb.png"
     src.write_bytes(png_header_only(*size))
     started = time.monotonic()
     with pytest.raises(ConversionFailed) as err:
         convert(tmp_path, src, "png", "webp")
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 2  # the child's start-up, then the header alone
     assert err.value.code == "image_too_large"
-    assert "50-megapixel limit" in err.value.message
+    assert "210-megapixel limit" in err.value.message
     assert not (tmp_path / "work" / "output.webp").exists()
 
 
@@ -266,7 +269,7 @@ def rsvg():
 
 @pytest.mark.parametrize(
     ("attrs", "options"),
-    [('width="30000" height="30000"', {}), ('width="100in" height="100in"', {}), ('viewBox="0 0 10 10"', {"width": 10000})],
+    [('width="30000" height="30000"', {}), ('width="200in" height="200in"', {}), ('viewBox="0 0 10 1000"', {"width": 10000})],
 )
 def test_svg_over_the_cap_is_refused_before_rasterizing(tmp_path, rsvg, attrs, options):
     src = tmp_path / "huge.svg"
@@ -377,35 +380,6 @@ def test_garbage_with_a_valid_signature_is_refused_without_paths(tmp_path):
     assert err.value.message == "The JPG image could not be read: it is not a valid image of that type."
 
 
-HEIC_AFTER_URLS = """
-import django, sys
-django.setup()
-import convertall.urls  # loads the filters, hence pyvips and the system libheif
-from media.converters import images
-images.write_image(sys.argv[1], "heic", sys.argv[2], "png", {})
-print("converted")
-"""
-
-
-def test_heic_decodes_in_a_process_that_loaded_pyvips(tmp_path):
-    """pillow-heif and libvips carry two libheif builds: the wrong load order segfaults."""
-    import os
-    import subprocess
-    import sys
-
-    src = make_source(tmp_path, "heic")
-    root = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "convertall.settings_test", "PYTHONPATH": str(root)}
-    proc = subprocess.run(
-        [sys.executable, "-c", HEIC_AFTER_URLS, str(src), str(tmp_path / "out.png")],
-        cwd=root, env=env, capture_output=True, text=True, timeout=120,
-    )
-    assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])
-    assert "converted" in proc.stdout
-    with Image.open(tmp_path / "out.png") as im:
-        assert im.size == (W, H)
-
-
 def test_svg_xinclude_cannot_read_files_outside_its_folder(tmp_path, rsvg):
     """XInclude of /etc/passwd or ../ renders nothing; a file beside the SVG (control) renders text."""
     work = tmp_path / "work"
@@ -432,7 +406,8 @@ def test_svg_xinclude_cannot_read_files_outside_its_folder(tmp_path, rsvg):
 def test_colour_profile_is_kept_when_the_colour_space_is(tmp_path):
     from PIL import ImageCms
 
-    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()  # any valid profile bytes
+    # An RGB profile (libvips drops a profile whose colour space does not fit the pixels).
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     src = tmp_path / "p3.jpg"
     Image.new("RGB", (W, H), RED).save(src, icc_profile=icc)
     for target in ("png", "webp", "tiff", "avif", "jpg"):

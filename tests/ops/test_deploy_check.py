@@ -18,6 +18,7 @@ def production_env(**extra):
         "DJANGO_ENV": "production",
         "SECRET_KEY": secrets.token_urlsafe(50),
         "ALLOWED_HOSTS": "convert.example.com",
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
         "CONVERTALL_VAR_DIR": tempfile.mkdtemp(prefix="convertall-deploy-"),
         **extra,
     }
@@ -65,3 +66,26 @@ def test_liveness_answers_a_health_check_by_ip_in_production():
     assert done.returncode == 0, done.stderr
     # Liveness answers 200 over plain HTTP by IP; everything else is still refused for that host.
     assert done.stdout.strip().splitlines()[-1] == "200 200 400"
+
+
+def test_check_deploy_fails_when_email_would_never_be_delivered():
+    for backend in ("console", "locmem"):
+        done = manage("check", "--deploy", env=production_env(EMAIL_BACKEND=f"django.core.mail.backends.{backend}.EmailBackend"))
+        assert done.returncode != 0, done.stdout
+        assert "convertall.E001" in done.stderr and f"{backend}.EmailBackend" in done.stderr
+
+
+def test_a_bad_line_in_the_cloudflare_list_fails_the_checks(tmp_path):
+    from conversions import checks, clientip
+
+    bad = tmp_path / "cloudflare_ips.txt"
+    bad.write_text("# comment\n173.245.48.0/20\n173.245.48.1/20\n")
+    original = clientip.CLOUDFLARE_IPS_FILE
+    clientip.CLOUDFLARE_IPS_FILE = bad
+    clientip.cloudflare_networks.cache_clear()
+    try:
+        errors = checks.check_proxy_networks(None)
+    finally:
+        clientip.CLOUDFLARE_IPS_FILE = original
+        clientip.cloudflare_networks.cache_clear()
+    assert [e.id for e in errors] == ["convertall.E002"] and "line 3" in errors[0].msg

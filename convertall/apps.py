@@ -1,0 +1,35 @@
+"""Start-up: build every process's shared state before it answers anything."""
+
+from django.apps import AppConfig
+
+
+class ConvertAllConfig(AppConfig):
+    """Listed last in INSTALLED_APPS, so its ready() runs after every other app's.
+
+    The converter registry, the filter operations and the libmagic handle are
+    built whole here, in django.setup(), which gunicorn workers, Dramatiq
+    workers (django_dramatiq) and manage.py commands all run before their
+    first request or message. Last, because media's ready() must load
+    pillow-heif before anything imports libvips (media/apps.py), and the
+    image converters and operations do.
+    """
+
+    name = "convertall"
+    label = "convertall"
+
+    def ready(self):
+        from django.conf import settings
+        from django.core.exceptions import ImproperlyConfigured
+
+        from conversions import sniff
+        from conversions.api.throttles import parse_rate
+        from conversions.registry import registry
+        from filters.vocabulary import operations
+
+        try:
+            parse_rate(settings.RATE_LIMIT)  # a typo fails the start, not every upload
+        except ValueError as exc:
+            raise ImproperlyConfigured(str(exc)) from None
+        registry.load()
+        operations.load()
+        sniff.detector()
