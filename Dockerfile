@@ -59,9 +59,14 @@ WORKDIR /app
 COPY . /app
 # Static files and bytecode are built in: the root filesystem is read-only at run time.
 # SECRET_KEY here only lets the production settings load.
+# /tmp/convertall is the app's own from the start (a volume mounted at /tmp starts as a
+# copy of the image's /tmp: ECS bind mounts, Docker volumes), and empty: the settings
+# loaded by collectstatic made folders there as root.
 RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput -v0 \
  && python -m compileall -q -j 0 /app \
- && chmod 0755 /app/scripts/docker-entrypoint.sh
+ && chmod 0755 /app/scripts/docker-entrypoint.sh \
+ && rm -rf /tmp/convertall \
+ && install -d -o 10001 -g 10001 -m 0750 /tmp/convertall
 
 USER 10001:10001
 EXPOSE 8000 8080

@@ -8,8 +8,8 @@ from django.contrib.auth.models import User
 from django.db.models import Count, OuterRef, Subquery, Sum
 from django.utils import timezone
 
-from .models import ApiKey
-from .quotas import tier_of
+from accounts.models import ApiKey
+from conversions.jobs.quotas import tier_of
 
 
 class ApiKeyInline(admin.TabularInline):

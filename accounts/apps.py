@@ -6,4 +6,4 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import schema  # noqa: F401  (registers the API key scheme with drf-spectacular)
+        from accounts import schema  # noqa: F401  (registers the API key scheme with drf-spectacular)

@@ -2,7 +2,7 @@
 
 from rest_framework import authentication, exceptions
 
-from .keys import bearer_token, key_for_token, key_touch
+from accounts.keys import bearer_token, key_for_token, key_touch
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from .models import ApiKey, hash_key
+from accounts.models import ApiKey, hash_key
 
 logger = logging.getLogger(__name__)
 

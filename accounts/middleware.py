@@ -1,11 +1,11 @@
-from .keys import bearer_token, key_for_token
-from .quotas import max_upload_bytes, upload_limit_whose
+from accounts.keys import bearer_token, key_for_token
+from conversions.jobs.quotas import max_upload_bytes, upload_limit_whose
 
 
 class UploadLimitMiddleware:
     """Set the upload size limit of this caller before any upload is parsed.
 
-    The upload handler (conversions/uploads.py) reads `request.max_upload_bytes`
+    The upload handler (conversions/files/uploads.py) reads `request.max_upload_bytes`
     while the body streams in, which happens before DRF authenticates; so the
     caller is resolved here from the API key or the session.
     """

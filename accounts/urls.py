@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from . import views
+from accounts import views
 
 urlpatterns = [
     path("", views.account, name="account"),

@@ -9,12 +9,12 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from conversions.clientip import client_ip
-
-from . import keys, quotas
-from .services import claim_browser_jobs
-from .forms import ApiKeyForm, SignUpForm
-from .models import ApiKey
+from conversions.web.clientip import client_ip
+from accounts import keys
+from conversions.jobs import quotas
+from accounts.services import claim_browser_jobs
+from accounts.forms import ApiKeyForm, SignUpForm
+from accounts.models import ApiKey
 
 
 class LoginView(auth_views.LoginView):

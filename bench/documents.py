@@ -4,7 +4,7 @@ All in one run, on documents the tools make first (tests/documents_fixtures):
 
 - **cold**: `soffice --headless --convert-to pdf` of a 10-page DOCX, a new
   process each time (its profile made once beforehand, as a server's would be);
-- **bare warm**: the same file through one warm bridge (conversions/lo_bridge.py),
+- **bare warm**: the same file through one warm bridge (conversions/documents/lo_bridge.py),
   the LibreOffice call alone, no Django, no job;
 - **job**: the production shape (scripts/stack.py: PostgreSQL, Redis, S3,
   one documents worker with 2 threads), submitted over HTTP and polled:
@@ -97,8 +97,8 @@ def cold_runs(docx, runs):
 
 
 def bare_runs(docx, runs):
-    from conversions.converters.office import OfficeJob
-    from conversions.office_bridge import BridgeProcess
+    from conversions.documents.office import OfficeJob
+    from conversions.documents.office_bridge import BridgeProcess
 
     times = []
     bridge = BridgeProcess()

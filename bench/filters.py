@@ -96,7 +96,7 @@ def _job(src):
     from django.core.files import File
 
     from conversions.models import Job
-    from conversions.services import job_execute
+    from conversions.jobs.services import job_execute
     from filters.services import filter_job_create
 
     class LocalUpload(File):

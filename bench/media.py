@@ -6,7 +6,7 @@ the embedded default (`make run`: gunicorn with worker threads, SQLite, local
 files; scripts/stack.py `Embedded`) through the public API, measured by the
 client from the start of the upload POST to the status answering
 `succeeded`, and, interleaved in the same run, as the raw ffmpeg command
-built from the same plan (media/plans.py), so both run the same arguments.
+built from the same plan (media/ffmpeg/plans.py), so both run the same arguments.
 Every run uploads a copy with a distinct metadata tag so that the result
 cache never answers instead of ffmpeg. Medians of BENCH_MEDIA_RUNS (3).
 """
@@ -69,8 +69,8 @@ def tagged_copy(source, folder, tag):
 
 def raw_argv(source, fmt, target, options, workdir):
     """The ffmpeg command the job runs for this file (built by the same plan code)."""
-    from media import plans
-    from media.probe import input_args, parse
+    from media.ffmpeg import plans
+    from media.ffmpeg.probe import input_args, parse
 
     probe = subprocess.run(
         ["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams",

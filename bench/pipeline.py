@@ -307,7 +307,7 @@ making them, 2026-11-24):
 
 - Job path on S3: one PUT / one GET per object instead of boto3's transfer manager
   (a HEAD before each download, a thread pool per call): moto round trips per job 5 -> 3;
-  `fetch_to` 18 -> 5 ms, `save_file` 10 -> 5 ms (`conversions/s3io.py`).
+  `fetch_to` 18 -> 5 ms, `save_file` 10 -> 5 ms (`conversions/files/s3io.py`).
 - Large uploads to S3 sent by file name (parts read from disk) instead of a file object
   (ten 8 MB parts in memory): web RSS growth 71 MB for a 50 MB upload -> 32-46 MB for 1 GB.
 - The claim and its history row in one commit; no progress write in a conversion's

@@ -3,8 +3,9 @@ from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from . import services, storage
-from .models import Job, JobEvent, JobStatus
+from conversions.jobs import services
+from conversions.files import storage
+from conversions.models import Job, JobEvent, JobStatus
 
 
 class JobEventInline(admin.TabularInline):
@@ -70,12 +71,7 @@ class JobAdmin(admin.ModelAdmin):
     def retry_jobs(self, request, queryset):
         count = 0
         for job in queryset.filter(status__in=[JobStatus.FAILED, JobStatus.QUEUED]).exclude(source_key=""):
-            if Job.objects.filter(pk=job.pk, status=job.status).update(
-                status=JobStatus.QUEUED, error_code="", error_message="", attempts=0, finished_at=None
-            ):
-                services.event(job.pk, "retry", f"retried by {request.user}")
-                services.job_enqueue(job)
-                count += 1
+            count += services.job_retry(job, by=request.user)
         self.message_user(request, f"{count} job(s) re-enqueued.", messages.SUCCESS)
 
     @admin.action(description="Cancel selected jobs")

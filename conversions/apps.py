@@ -6,7 +6,13 @@ class ConversionsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import checks  # noqa: F401  (registers the system checks)
+        from conversions.ops import checks  # noqa: F401  (registers the system checks)
+
+        # Layer d of the sandbox: before any secret is used, so no same-uid tool can read
+        # this process's /proc/<pid>/environ or memory (web, workers, scheduler alike).
+        from .engine.sandbox import make_nondumpable
+
+        make_nondumpable()
 
         # Before the web handler loads its middleware, before a worker's first query.
         from convertall import tracing

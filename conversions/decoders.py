@@ -2,28 +2,54 @@
 
 Pillow, libvips, pikepdf and friends parse whatever a user uploads; a bug in
 one of them (think CVE-2023-4863) would otherwise be code execution in the
-worker, and an out-of-memory would kill it with every job it holds. Each call
-here starts `decoder_child.py` through the runner, so the child gets the
-runner's sandbox (memory and CPU rlimits, a wall-clock timeout, no network,
-the job's private folder) and its budget: DECODER_MEMORY_MB of address space
-and DECODER_TIMEOUT_SECONDS. A crash fails the job with `decoder_crashed`;
-the worker carries on.
+worker, and an out-of-memory would kill it with every job it holds. Every
+call here runs in `decoder_child.py`, started through the runner, so the
+child gets the runner's sandbox (rlimits, no network, its private folder,
+whatever layers the runner adds) plus the decoder budget: DECODER_MEMORY_MB
+of address space and DECODER_TIMEOUT_SECONDS. A crash fails the job with
+`decoder_crashed`; the worker carries on.
+
+Starting Python and importing libvips costs ~0.17 s, a sixth of a 12 MP
+JPEG -> WebP. So one spare child per worker process is started ahead of
+need: it imports its libraries, then waits on a FIFO in its own folder for
+exactly one request, runs it and exits (no state survives from one user's
+file to the next). The job's input is hard-linked into the spare's folder
+and the output moved back, so the child never sees the job's folder, nor the
+job's folder the child's temporary files.
 """
 
+import atexit
+import errno
 import json
 import logging
+import os
+import shutil
 import signal
 import sys
+import tempfile
+import threading
+import time
 from pathlib import Path
 
 from django.conf import settings
 
-from .errors import ConversionFailed
+from conversions.engine import runner, sandbox
+from conversions.errors import Canceled, ConversionFailed
 
 logger = logging.getLogger(__name__)
 
-CHILD = Path(__file__).resolve().parent / "decoder_child.py"
+# What the child imports, and nothing else of the application, is visible in its sandbox
+# (a read-only copy made once per process): a task that imports another module of ours adds it here.
+CHILD_FILES = (
+    "conversions/__init__.py",
+    "conversions/decoder_child.py",
+    "conversions/decode_errors.py",
+    "media/__init__.py",
+    "media/imaging.py",
+)
 USER_ERROR = 3
+IDLE_SECONDS = 600  # a spare nobody used exits (the next job starts a fresh one)
+READY_POLL_SECONDS = 0.002
 
 
 def child_env():
@@ -36,27 +62,153 @@ def child_env():
     return env
 
 
-def relative(path, workdir):
-    """Paths inside the job's folder as the child sees them (its cwd is that folder)."""
-    path, workdir = Path(path), Path(workdir)
+class Spare:
+    """One decoder child, started through the runner, waiting for its one request."""
+
+    def __init__(self, root):
+        self.dir = Path(tempfile.mkdtemp(prefix="decoder-", dir=root))
+        self.fifo = self.dir / "request"
+        os.mkfifo(self.fifo, 0o600)
+        self.key = config_key()
+        self.result = None
+        self.error = None
+        self.stop = None  # an exception the runner's tick raises to kill the child
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="decoder-spare", daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        memory_mb, timeout, env = self.key[0], self.key[1], dict(self.key[2])
+        view = sandbox.code_view(CHILD_FILES)
+        child = view / "conversions" / "decoder_child.py"
+        argv = [sys.executable, "-I", str(child), "--wait", self.fifo.name, str(IDLE_SECONDS)]
+        try:
+            self.result = runner.run(
+                argv, cwd=self.dir, timeout=IDLE_SECONDS + timeout, memory_mb=memory_mb,
+                cpu_seconds=2 * timeout, env=env, check=False, tool="decoder", on_tick=self._tick,
+                read_only=(view,),
+            )  # fmt: skip
+        except BaseException as exc:  # noqa: BLE001  (handed to the job's thread, which re-raises)
+            self.error = exc
+        finally:
+            self.done.set()
+
+    def _tick(self):
+        if self.stop is not None:
+            raise self.stop
+
+    def send(self, request):
+        """Hand the request over once the child listens; False when it died first."""
+        data = (json.dumps(request) + "\n").encode()
+        while not self.done.is_set():
+            try:
+                fd = os.open(self.fifo, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError as exc:
+                if exc.errno != errno.ENXIO:  # ENXIO: no reader yet (still importing)
+                    raise
+                time.sleep(READY_POLL_SECONDS)
+                continue
+            try:
+                os.write(fd, data)
+            finally:
+                os.close(fd)
+            return True
+        return False
+
+    def kill(self, reason):
+        self.stop = reason
+        self.done.wait(5)
+
+    def cleanup(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def config_key():
+    env = tuple(sorted(child_env().items()))
+    return (settings.DECODER_MEMORY_MB, settings.DECODER_TIMEOUT_SECONDS, env)
+
+
+class Pool:
+    """At most one idle spare per worker process; a busy moment starts more on demand."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._spare = None
+
+    def take(self):
+        with self._lock:
+            spare, self._spare = self._spare, None
+            if spare is None or spare.done.is_set() or spare.key != config_key():
+                if spare is not None:
+                    spare.kill(Canceled("stale spare"))
+                    spare.cleanup()
+                spare = Spare(work_root())
+            if settings.DECODER_WARM_SPARE:
+                self._spare = Spare(work_root())
+        return spare
+
+    def close(self):
+        with self._lock:
+            spare, self._spare = self._spare, None
+        if spare is not None:
+            spare.kill(Canceled("worker stopping"))
+            spare.cleanup()
+
+
+def work_root():
+    root = Path(settings.WORK_DIR) / "decoders"
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+pool = Pool()
+atexit.register(pool.close)
+
+
+def run_decoder(ctx, task, request, *, tool, inputs=(), outputs=()):
+    """Run `task` in a decoder child; return its JSON result or raise ConversionFailed.
+
+    `inputs` are files the child reads and `outputs` files it writes (paths in
+    the job's folder); the request names them by their base names.
+    """
+    spare = pool.take()
     try:
-        return str(path.relative_to(workdir))
-    except ValueError:
-        return str(path)
+        for path in inputs:
+            _link(Path(path), spare.dir / Path(path).name)
+        result = _exchange(ctx, spare, {"task": task, **request}, tool)
+        for path in outputs:
+            produced = spare.dir / Path(path).name
+            if produced.exists():
+                os.replace(produced, path)
+        return result
+    finally:
+        spare.cleanup()
 
 
-def run_decoder(ctx, task, request, *, tool, timeout=None, memory_mb=None):
-    """Run `task` on `request` in a child; return its JSON result or raise ConversionFailed."""
-    argv = [sys.executable, "-I", str(CHILD), task, json.dumps(request)]
-    result = ctx.run(
-        argv,
-        timeout=timeout or settings.DECODER_TIMEOUT_SECONDS,
-        memory_mb=memory_mb or settings.DECODER_MEMORY_MB,
-        env=child_env(),
-        check=False,
-        tool=tool,
-    )
+def _exchange(ctx, spare, request, tool):
+    budget = ctx.remaining_seconds(settings.DECODER_TIMEOUT_SECONDS)
+    try:
+        if not spare.send(request):
+            spare.done.wait()
+        deadline = time.monotonic() + budget
+        while not spare.done.wait(runner.TICK_SECONDS):
+            if time.monotonic() > deadline:
+                raise runner.ToolTimeout(f"The {tool} did not finish within {budget:g} seconds and was stopped.")
+            ctx.tick()
+    except BaseException as exc:
+        spare.kill(exc if isinstance(exc, Exception) else Canceled("job stopped"))
+        raise
+    if spare.error is not None:
+        raise spare.error
+    result = spare.result
     return interpret(result.returncode, result.stdout, result.stderr, tool)
+
+
+def _link(src, dst):
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)  # another filesystem: a copy
 
 
 def interpret(returncode, stdout, stderr, tool):

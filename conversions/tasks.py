@@ -3,16 +3,12 @@
 import dramatiq
 from django.conf import settings
 
-from .errors import ConversionFailed
-
-# The subprocess runner enforces each tool's own timeout; this is a backstop
-# (per queue: QUEUE_TIME_LIMITS, e.g. DOCUMENTS_TIME_LIMIT_SECONDS).
-ACTOR_TIME_LIMIT_MS = 60 * 60 * 1000
-
+from conversions.engine.registry import FAMILIES
+from conversions.errors import ConversionFailed
 
 def _make_actor(queue):
     def run_job(job_id):
-        from .services import job_execute
+        from conversions.jobs.services import job_execute
 
         job_execute(job_id)
 
@@ -24,16 +20,14 @@ def _make_actor(queue):
         max_retries=settings.JOB_MAX_ATTEMPTS,
         min_backoff=500,
         max_backoff=10_000,
-        time_limit=getattr(settings, "QUEUE_TIME_LIMITS", {}).get(queue, ACTOR_TIME_LIMIT_MS // 1000) * 1000,
+        # The runner enforces each tool's own timeout; this is the backstop
+        # per queue (QUEUE_TIME_LIMITS, e.g. DOCUMENTS_TIME_LIMIT_SECONDS).
+        time_limit=settings.QUEUE_TIME_LIMITS[queue] * 1000,
         throws=(ConversionFailed,),
     )
 
 
-run_documents_job = _make_actor("documents")
-run_media_job = _make_actor("media")
-run_filters_job = _make_actor("filters")
-
-_ACTORS = {"documents": run_documents_job, "media": run_media_job, "filters": run_filters_job}
+_ACTORS = {queue: _make_actor(queue) for queue in FAMILIES}
 
 
 def actor_for(family):

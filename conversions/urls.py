@@ -1,6 +1,7 @@
 from django.urls import path
 
-from . import job_views, views
+from conversions.web import job_views
+from conversions.web import views
 
 urlpatterns = [
     path("", views.home, name="home"),

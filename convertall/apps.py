@@ -21,9 +21,9 @@ class ConvertAllConfig(AppConfig):
         from django.conf import settings
         from django.core.exceptions import ImproperlyConfigured
 
-        from conversions import sniff
+        from conversions.engine import sniff
         from conversions.api.throttles import parse_rate
-        from conversions.registry import registry
+        from conversions.engine.registry import registry
         from filters.vocabulary import operations
 
         try:

@@ -15,8 +15,8 @@ if not os.environ.get("DATABASE_URL"):
     if _services.postgres_url():
         os.environ["DATABASE_URL"] = _services.postgres_url()
 
-from .settings import *  # noqa: E402,F401,F403
-from .settings import DATABASES, DRAMATIQ_BROKER  # noqa: E402
+from convertall.settings import *  # noqa: E402,F401,F403
+from convertall.settings import DATABASES, DRAMATIQ_BROKER  # noqa: E402
 
 if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     # Several suites may run at once on one server: each gets its own test database.

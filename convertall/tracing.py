@@ -69,7 +69,7 @@ def setup(exporter=None, service_name=None):
         provider = _state["provider"]
         if provider is None:
             name = service_name or os.environ.get("OTEL_SERVICE_NAME") or "convert-all"
-            provider = TracerProvider(resource=Resource.create({"service.name": name}))
+            provider = TracerProvider(resource=Resource.create({"service.name": name}), sampler=_sampler())
             trace.set_tracer_provider(provider)
             _state["provider"] = provider
         if exporter is not None:
@@ -80,6 +80,35 @@ def setup(exporter=None, service_name=None):
             _instrument()
             _state["on"] = True
     return True
+
+
+def _sampler():
+    """Traces start at a request, an enqueue or a job, never at a lone client call.
+
+    A worker's consumer polls Redis every few milliseconds, heartbeats write to it,
+    the scheduler queries PostgreSQL every few seconds: each would be a trace of one
+    span (thousands a minute, each billed by X-Ray). Client and internal spans are
+    kept only inside a trace that something else started. The roots that stay are
+    sampled at OTEL_TRACES_SAMPLER_ARG when OTEL_TRACES_SAMPLER names a ratio.
+    """
+    from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Decision, ParentBased, Sampler, SamplingResult
+    from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
+    from opentelemetry.trace import SpanKind
+
+    root = ALWAYS_ON
+    if "traceidratio" in os.environ.get("OTEL_TRACES_SAMPLER", ""):
+        root = TraceIdRatioBased(float(os.environ.get("OTEL_TRACES_SAMPLER_ARG", "1.0")))
+
+    class RootsThatMatter(Sampler):
+        def should_sample(self, parent_context, trace_id, name, kind=None, attributes=None, links=None, trace_state=None):
+            if kind in (SpanKind.CLIENT, SpanKind.INTERNAL, None):
+                return SamplingResult(Decision.DROP)
+            return root.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
+
+        def get_description(self):
+            return f"RootsThatMatter({root.get_description()})"
+
+    return ParentBased(root=RootsThatMatter())
 
 
 def _exporter_from_env():
@@ -96,12 +125,13 @@ def _exporter_from_env():
 
 
 def _instrument():
+    # Read when the Django instrumentation is imported: set it first.
+    os.environ.setdefault("OTEL_PYTHON_DJANGO_EXCLUDED_URLS", EXCLUDED_URLS)
     from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
     from opentelemetry.instrumentation.django import DjangoInstrumentor
     from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
     from opentelemetry.instrumentation.redis import RedisInstrumentor
 
-    os.environ.setdefault("OTEL_PYTHON_DJANGO_EXCLUDED_URLS", EXCLUDED_URLS)
     for instrumentor in (DjangoInstrumentor(), PsycopgInstrumentor(), RedisInstrumentor(), BotocoreInstrumentor()):
         if not instrumentor.is_instrumented_by_opentelemetry:
             instrumentor.instrument()

@@ -1,10 +1,10 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from conversions import health
-from conversions.metrics_view import metrics_view
+from conversions.ops import health
+from conversions.ops.metrics_view import metrics_view
 from conversions.api.urls import legacy_urlpatterns
 
 urlpatterns = [
@@ -13,7 +13,8 @@ urlpatterns = [
     path("api/v1/health", health.readiness, name="api-health"),
     path("metrics", metrics_view, name="metrics"),
     path("api/v1/schema", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The split view serves Swagger UI's start-up script as a file: no inline script under the CSP.
+    path("api/docs", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("conversions.api.urls")),
     path("api/", include(legacy_urlpatterns)),
     path("admin/", admin.site.urls),
@@ -22,9 +23,9 @@ urlpatterns = [
 ]
 
 if settings.BENCH_VIEWS:
-    from .bench_views import urlpatterns as bench_urlpatterns
+    from convertall.bench_views import urlpatterns as bench_urlpatterns
 
     urlpatterns = bench_urlpatterns + urlpatterns
 
-handler404 = "conversions.views.not_found"
-handler500 = "conversions.views.server_error"
+handler404 = "conversions.web.views.not_found"
+handler500 = "conversions.web.views.server_error"

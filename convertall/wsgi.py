@@ -7,6 +7,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "convertall.settings")
 application = get_wsgi_application()
 
 # Embedded default: the three queues are served by threads in this process.
-from conversions.broker import start_embedded_workers  # noqa: E402
+from convertall.broker import start_embedded_workers  # noqa: E402
 
 start_embedded_workers()

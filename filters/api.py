@@ -6,12 +6,11 @@ from rest_framework.views import APIView
 
 from conversions.api import schema
 from conversions.api.throttles import SubmitThrottle
-from conversions.clientip import client_ip
+from conversions.web.clientip import client_ip
 from conversions.errors import BadRequest
-from conversions.selectors import job_status_payload, public_payload
-
-from .services import filter_job_create, parse_wait, wait_for_job
-from .vocabulary import MAX_OPERATIONS, operations
+from conversions.jobs.selectors import job_status_payload, public_payload
+from filters.services import filter_job_create, parse_wait, wait_for_job
+from filters.vocabulary import MAX_OPERATIONS, operations
 
 _TRUE, _FALSE = ("", "true", "1", "yes", "on"), ("false", "0", "no", "off")
 

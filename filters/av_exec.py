@@ -2,28 +2,26 @@
 
 Hardened as DESIGN.md asks: `-protocol_whitelist file`, an explicit demuxer
 chosen from the sniffed format, only the first video and audio streams
-mapped, and the runner's timeout, CPU and memory limits.
+mapped. The file passes the media conversions' own probe and caps
+(duration, size, frames) first, and ffmpeg runs with their limits
+(timeout, CPU, MEDIA_MEMORY_MB), cut to the job's budget.
 """
 
 import json
 import logging
 import re
 
-from conversions import formats
+from conversions.engine import formats
 from conversions.errors import ConversionFailed
-
-from .av_ops import Loudnorm
+from filters.av_ops import Loudnorm
+from media.ffmpeg import probe as media_probe
 
 logger = logging.getLogger(__name__)
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 
-DEMUXERS = {
-    "mp4": "mov", "mov": "mov", "m4a": "mov", "m4v": "mov", "3gp": "mov", "mkv": "matroska", "webm": "matroska",
-    "mp3": "mp3", "wav": "wav", "flac": "flac", "ogg": "ogg", "opus": "ogg", "ogv": "ogg", "aac": "aac",
-    "avi": "avi", "flv": "flv", "wmv": "asf", "wma": "asf", "mpeg": "mpeg", "ts": "mpegts", "aiff": "aiff",
-    "amr": "amr",
-}
+# The media conversions' one table (sniffed format -> ffmpeg demuxer).
+DEMUXERS = media_probe.DEMUXERS
 _H264 = ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p"]
 VIDEO_CODECS = {
     "mp4": _H264, "mov": _H264, "m4v": _H264, "mkv": _H264, "ts": _H264, "flv": _H264, "3gp": _H264,
@@ -84,28 +82,20 @@ class AvState:
 
 
 def probe(ctx, path, fmt):
-    argv = ["ffprobe", "-v", "error", "-protocol_whitelist", "file", "-f", DEMUXERS.get(fmt, fmt),
-            "-show_entries", "format=duration:stream=codec_type,width,height,sample_rate,channels,duration:stream_disposition=attached_pic",
-            "-of", "json", path.name]
-    out = ctx.run(argv, timeout=60, tool="ffprobe").stdout
-    data = json.loads(out or "{}")
-    info = {"has_video": False, "has_audio": False}
-    for stream in data.get("streams", []):
-        if stream.get("codec_type") == "video" and not stream.get("disposition", {}).get("attached_pic"):
-            if not info["has_video"]:
-                info.update(has_video=True, width=stream.get("width"), height=stream.get("height"))
-        elif stream.get("codec_type") == "audio" and not info["has_audio"]:
-            info.update(has_audio=True, sample_rate=int(stream.get("sample_rate") or 0), channels=stream.get("channels"))
-    duration = data.get("format", {}).get("duration")
-    try:
-        info["duration"] = float(duration)
-    except (TypeError, ValueError):
-        raise ConversionFailed("The file has no readable duration; it may be damaged.", code="invalid_media") from None
-    return info
+    """What the file holds, through the media conversions' own ffprobe and caps (duration, size, frames)."""
+    info = media_probe.probe(ctx, fmt, path=path)
+    media_probe.check_caps(info, fmt)
+    video, audio = info.video, info.audio
+    found = {"duration": info.duration, "has_video": video is not None, "has_audio": audio is not None}
+    if video is not None:
+        found.update(width=video.width, height=video.height)
+    if audio is not None:
+        found.update(sample_rate=audio.sample_rate, channels=audio.channels)
+    return found
 
 
 def run_av_chain(ctx, src_path, src_fmt, target, ops, family, step):
-    from .vocabulary import operations
+    from filters.vocabulary import operations
 
     info = probe(ctx, src_path, src_fmt)
     state = AvState(info, ctx.workdir)
@@ -120,7 +110,7 @@ def run_av_chain(ctx, src_path, src_fmt, target, ops, family, step):
     out = ctx.workdir / f"filtered.{out_fmt}"
     argv = _command(src_path, src_fmt, state, out, out_fmt)
     duration = state.duration if state.thumbnail_at is None else None
-    ctx.run(argv, on_tick=_progress_tick(ctx, duration), tool="ffmpeg", timeout=None)
+    ctx.run(argv, **media_probe.run_limits(state.duration), on_tick=_progress_tick(ctx, duration), tool="ffmpeg")
     return out, out_fmt
 
 
@@ -136,7 +126,7 @@ def _measure_loudness(ctx, src_path, src_fmt, state):
             continue
         chain = [str(f) for f in state.af[:index]] + [flt.measure_filter()]
         argv = [*_input(src_path, src_fmt), "-map", "0:a:0", "-af", ",".join(chain), "-f", "null", "-"]
-        result = ctx.run(argv, tool="ffmpeg")
+        result = ctx.run(argv, **media_probe.run_limits(state.duration), tool="ffmpeg")
         found = re.findall(r"\{[^{}]*\"input_i\"[^{}]*\}", result.stderr)
         if not found:
             raise ConversionFailed("normalize: could not measure the loudness of this audio.", code="invalid_media")

@@ -6,7 +6,7 @@ rate...) up to date so that later ones can use it: a fade-out needs the
 duration after a trim and a speed change.
 """
 
-from .vocabulary import Operation, OperationError, Param, check_resize_box, register
+from filters.vocabulary import Operation, OperationError, Param, check_resize_box, register
 
 LAYOUTS = {1: "mono", 2: "stereo", 6: "5.1"}
 SAMPLE_RATES = (8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000, 88200, 96000)

@@ -92,7 +92,7 @@ def _vips_message(exc):
 
 def run_image_chain(ctx, src_path, src_fmt, target, ops, step):
     """Apply `ops` to the image at src_path; write ctx.workdir/filtered.<target>."""
-    from .vocabulary import operations
+    from filters.vocabulary import operations
 
     # Sequential access streams the decode in strips; ops that read rows out of
     # order (turning, flipping) need the random-access loader instead.

@@ -14,8 +14,7 @@ import pyvips
 from django.conf import settings
 
 from conversions.errors import ConversionFailed
-
-from .vocabulary import Operation, OperationError, Param, check_resize_box, register
+from filters.vocabulary import Operation, OperationError, Param, check_resize_box, register
 
 logger = logging.getLogger(__name__)
 

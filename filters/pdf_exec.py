@@ -18,7 +18,7 @@ PDFTOOL = Path(__file__).resolve().parent / "pdftool.py"
 
 def run_pdf_chain(ctx, sources, ops, step):
     """`sources`: local PDF paths in order (several for merge). Returns (path, fmt)."""
-    from .vocabulary import operations
+    from filters.vocabulary import operations
 
     current = list(sources)
     batch = []
@@ -50,7 +50,8 @@ def run_pdf_chain(ctx, sources, ops, step):
 
 def _run_pdftool(ctx, batch, inputs, out):
     argv = [sys.executable, "-I", str(PDFTOOL), json.dumps(batch), out.name, *(p.name for p in inputs)]
-    result = ctx.run(argv, timeout=300, memory_mb=2048, check=False, tool="pikepdf")
+    # The script is ours but lives with the application, which the sandbox hides: expose it alone.
+    result = ctx.run(argv, timeout=300, memory_mb=2048, check=False, tool="pikepdf", read_only=(PDFTOOL,))
     if result.returncode in (2, 3):
         code = "invalid_operation" if result.returncode == 2 else "invalid_pdf"
         raise ConversionFailed(result.stderr.strip()[-500:], code=code)

@@ -4,7 +4,7 @@
 into one sandboxed subprocess and gives Ghostscript ops their own run.
 """
 
-from .vocabulary import Operation, Param, parse_pages, register
+from filters.vocabulary import Operation, Param, parse_pages, register
 
 PRESETS = ("screen", "ebook", "printer", "prepress")
 

@@ -9,11 +9,10 @@ split makes a zip).
 import logging
 import time
 
-from conversions import formats
+from conversions.engine import formats
 from conversions.errors import BadRequest
-
-from . import av_exec, image_exec, pdf_exec
-from .vocabulary import family_of
+from filters import av_exec, image_exec, pdf_exec
+from filters.vocabulary import family_of
 
 logger = logging.getLogger(__name__)
 

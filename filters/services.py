@@ -13,14 +13,17 @@ import time
 
 from django.db import transaction
 
-from conversions import admission, formats, metrics, sniff, storage
-from conversions.context import ConversionContext
+from conversions.jobs import admission
+from conversions.engine import formats
+from conversions.ops import metrics
+from conversions.engine import sniff
+from conversions.files import storage
+from conversions.engine.context import ConversionContext
 from conversions.errors import BadRequest, ConversionFailed, TransientError, UnsupportedType
 from conversions.models import ACTIVE_STATUSES, Job
-
-from . import cache
-from .pipeline import filter_sources, output_format, run_chain
-from .vocabulary import OperationError, clean_operations, family_of, parse_operations
+from conversions.jobs import result_cache as cache
+from filters.pipeline import filter_sources, output_format, run_chain
+from filters.vocabulary import OperationError, clean_operations, family_of, parse_operations
 
 logger = logging.getLogger(__name__)
 
@@ -47,9 +50,8 @@ def _identify(uploads):
 def filter_job_create(*, uploads, operations, target_format="", owner=None, session_key="", client_ip=None,
                       use_cache=True):
     """Validate uploads and operations, then store and enqueue a filter job (or reuse a result)."""
-    from conversions.services import event, job_enqueue
-
-    from accounts.quotas import admitted, enforce
+    from conversions.jobs.services import event, job_enqueue
+    from conversions.jobs.quotas import admitted, enforce
 
     enforce(user=owner, client_ip=client_ip, session_key=session_key)  # early 429, before any work
     uploads = [u for u in uploads if u is not None]
@@ -142,7 +144,9 @@ def run_filter_job(job, workdir, budget=None):
         except FileNotFoundError:
             raise ConversionFailed("The uploaded file is no longer stored; upload it again.", code="source_missing") from None
         except OSError as exc:
-            raise TransientError(f"Could not read the upload: {exc}") from exc
+            # The OS error names server paths: log it, tell the user something they can use.
+            logger.warning("reading the upload failed job=%s: %s", job.pk, exc)
+            raise TransientError("The uploaded file could not be read from storage.") from exc
         sources.append(path)
     ctx = ConversionContext(
         workdir=workdir, source_path=sources[0], source_format=job.source_format,

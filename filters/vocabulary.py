@@ -14,7 +14,7 @@ import re
 import threading
 from dataclasses import dataclass
 
-from conversions import formats
+from conversions.engine import formats
 from conversions.errors import BadRequest
 
 FAMILIES = ("image", "audio", "video", "pdf")
@@ -157,7 +157,7 @@ class OperationRegistry:
             return
         with self._load_lock:
             if not self._ready:
-                from . import av_ops, image_ops, pdf_ops  # noqa: F401  (register their operations)
+                from filters import av_ops, image_ops, pdf_ops  # noqa: F401  (register their operations)
 
                 self._ready = True
 

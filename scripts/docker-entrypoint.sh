@@ -47,7 +47,8 @@ process="${1:-web}"
 [ $# -gt 0 ] && shift
 # In the image, remember which process this container runs (for `healthcheck`).
 if [ -n "${CONVERTALL_IMAGE:-}" ] && [ "$process" != healthcheck ]; then
-  mkdir -p /tmp/convertall && echo "$process" > /tmp/convertall/process
+  { mkdir -p /tmp/convertall && echo "$process" > /tmp/convertall/process; } 2>/dev/null \
+    || echo "warning: /tmp is not writable; mount a volume or tmpfs there (docs/deploy.md)" >&2
 fi
 
 case "$process" in
@@ -64,6 +65,7 @@ case "$process" in
     prepare_dirs
     exec "$PY" manage.py scheduler "$@" ;;
   migrate)
+    prepare_dirs  # Django's checks want FILE_UPLOAD_TEMP_DIR to exist
     exec "$PY" manage.py migrate --noinput "$@" ;;
   manage)
     prepare_dirs

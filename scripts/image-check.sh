@@ -34,6 +34,7 @@ need_tools() {
   command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
   command -v newuidmap >/dev/null || missing+=(uidmap)
   command -v runc >/dev/null || missing+=(runc)
+  [ -x /usr/libexec/podman/catatonit ] || missing+=(catatonit)  # podman run --init
   [ ${#missing[@]} -eq 0 ] && return
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "Installing: ${missing[*]}"
@@ -102,15 +103,25 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 run_task() {
   step "starting the web task: web + nginx containers, read-only root"
   WEB_PORT=$(free_port); NGINX_PORT=$(free_port)
-  local common=(--network host --read-only --tmpfs "/tmp:rw,exec,size=2g" --init
+  # web and the one-off migrate share /tmp (the embedded default keeps SQLite there);
+  # nginx has a tmpfs of its own, as each container has its own volume on ECS.
+  mkdir -m 1777 "$WORK/web-tmp"
+  local common=(--network host --read-only --init
     -e "PORT=$WEB_PORT" -e "NGINX_PORT=$NGINX_PORT" -e "NGINX_UPSTREAM=127.0.0.1:$WEB_PORT"
     -e "SECRET_KEY=image-check-$(date +%s)-not-a-secret-but-long-enough-for-django"
     -e "ALLOWED_HOSTS=127.0.0.1,localhost" -e SECURE_SSL_REDIRECT=0 -e RATE_LIMIT=1000/min
     -e WEB_CONCURRENCY=1 -e GUNICORN_THREADS=4)
   containers+=(convertall-check-web convertall-check-nginx)
   podman rm -f convertall-check-web convertall-check-nginx >/dev/null 2>&1 || true
-  podman run -d --name convertall-check-web "${common[@]}" "$IMAGE" web >/dev/null
-  podman run -d --name convertall-check-nginx "${common[@]}" "$IMAGE" nginx >/dev/null
+  podman run --rm "${common[@]}" -v "$WORK/web-tmp:/tmp" "$IMAGE" migrate | tail -n 3
+  echo "migrate: done"
+  podman run -d --name convertall-check-web "${common[@]}" -v "$WORK/web-tmp:/tmp" "$IMAGE" web >/dev/null
+  podman run -d --name convertall-check-nginx "${common[@]}" --tmpfs "/tmp:rw,exec,mode=1777,size=2g" "$IMAGE" nginx >/dev/null
+  sleep 2
+  if [ "$(podman inspect --format '{{.State.Running}}' convertall-check-web)" != true ]; then
+    podman logs convertall-check-web 2>&1 | tail -n 40
+    echo "the web container exited" >&2; exit 1
+  fi
   echo "user in the container: $(podman exec convertall-check-web id -u):$(podman exec convertall-check-web id -g)"
   if podman exec convertall-check-web touch /app/probe 2>/dev/null; then
     echo "the root filesystem is writable" >&2; exit 1

@@ -34,10 +34,16 @@ body="$("${CURL[@]}" "$BASE/health")" || fail "GET $BASE/health did not answer"
 [ "$(jq -c . <<<"$body")" = '{"status":"ok"}' ] || fail "GET $BASE/health answered $body"
 pass "GET $BASE/health -> $body"
 
-# 2. Readiness: database, broker, storage and a worker on every queue.
-body="$("${CURL[@]}" "$API/api/v1/health")" || fail "GET $API/api/v1/health did not answer"
-jq -e '.status == "healthy" and .services == ["file","media","filter"]' <<<"$body" >/dev/null \
-  || fail "GET $API/api/v1/health answered $body"
+# 2. Readiness: database, broker, storage and a worker on every queue (a task just
+#    started may need a few seconds for its workers' first heartbeat: up to 5 tries).
+ready() { jq -e '.status == "healthy" and .services == ["file","media","filter"]' <<<"$1" >/dev/null 2>&1; }
+for try in 1 2 3 4 5; do
+  # No --retry here: curl would retry a 503 and print every answer.
+  body="$(curl -sS --max-time 30 "$API/api/v1/health")" || fail "GET $API/api/v1/health did not answer"
+  ready "$body" && break
+  [ "$try" = 5 ] && fail "GET $API/api/v1/health answered $body"
+  sleep 3
+done
 pass "GET $API/api/v1/health -> $(jq -c '{status, services}' <<<"$body")"
 
 # 3. End to end: docx -> pdf.

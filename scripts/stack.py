@@ -56,12 +56,13 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from conversions.engine.registry import FAMILIES  # noqa: E402
 from scripts.stack_support import Process, claim_redis_db, redis_client, with_path  # noqa: E402
 from tests import services  # noqa: E402
 
 logger = logging.getLogger("convertall.stack")
 
-QUEUES = ("documents", "media", "filters")
+QUEUES = FAMILIES
 # LibreOffice and ffmpeg jobs are heavy: fewer threads there than for images.
 DEFAULT_THREADS = {"documents": 2, "media": 4, "filters": 2}
 PY = str(Path(sys.executable))

@@ -16,6 +16,8 @@ lib() { ldconfig -p | grep -q "$1"; }
 
 need libmagic1 lib libmagic.so.1
 need util-linux have prlimit
+# The sandbox's namespaces layer (conversions/sandbox.py); where namespaces are refused it probes off.
+need bubblewrap have bwrap
 need librsvg2-bin have rsvg-convert
 need libvips42 lib libvips.so.42
 need ffmpeg have ffprobe
@@ -46,10 +48,11 @@ if [ "$mode" = test ]; then
   need chromium have chromium
   need procps have pkill
   need iproute2 have ip
-  # tests/ship: the web task's nginx config (nginx -t) and scripts/smoke.sh.
+  # tests/ship: the web task's nginx config (nginx -t), scripts/smoke.sh, the scripts' lint.
   need nginx-light sh -c 'command -v nginx || test -x /usr/sbin/nginx'
   need jq have jq
   need curl have curl
+  need shellcheck have shellcheck
 fi
 
 if [ ${#missing[@]} -eq 0 ]; then

@@ -104,7 +104,7 @@ def documents(tmp_path_factory):
 @pytest.fixture(scope="session", autouse=False)
 def office_bridge():
     """The process's warm bridge, stopped at the end so no soffice outlives the tests."""
-    from conversions.office_bridge import manager
+    from conversions.documents.office_bridge import manager
 
     require(Path("/usr/bin/python3").exists(), "Debian's python3 (for python3-uno) is missing")
     yield manager()

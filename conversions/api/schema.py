@@ -12,8 +12,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiRequest, OpenApiRespo
 from rest_framework import serializers
 
 from filters.vocabulary import MAX_OPERATIONS
-
-from ..models import Job, JobStatus
+from conversions.models import Job, JobStatus
 
 V1 = "/api/v1/"
 LEGACY = "/api/"
@@ -132,7 +131,7 @@ class OperationsSerializer(serializers.Serializer):
 
 
 def _target_formats():
-    from ..registry import registry
+    from conversions.engine.registry import registry
 
     return sorted({target for _, target, _ in registry.pairs()})
 

@@ -23,7 +23,7 @@ from django.conf import settings
 from django.core.cache import cache
 from rest_framework.throttling import BaseThrottle
 
-from ..clientip import client_ip
+from conversions.web.clientip import client_ip
 
 logger = logging.getLogger(__name__)
 

@@ -1,8 +1,7 @@
 from django.urls import path
 
 from filters.api import FilterView, OperationsView
-
-from . import views
+from conversions.api import views
 
 urlpatterns = [
     path("convert", views.ConvertView.as_view(), name="api-convert"),

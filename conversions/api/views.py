@@ -9,16 +9,16 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import storage
-from ..cache import cached_status, remember
-from ..clientip import client_ip
-from ..errors import BadRequest, Gone, NotFound, NotReady
-from ..models import Job, JobStatus
-from ..registry import registry
-from ..selectors import job_get_visible, job_status_payload, parse_job_id, public_payload
-from ..services import job_create, job_delete
-from . import schema
-from .throttles import SubmitThrottle
+from conversions.files import storage
+from conversions.jobs.status_cache import cached_status, remember
+from conversions.web.clientip import client_ip
+from conversions.errors import BadRequest, Gone, NotFound, NotReady
+from conversions.models import Job, JobStatus
+from conversions.engine.registry import registry
+from conversions.jobs.selectors import job_get_visible, job_status_payload, parse_job_id, public_payload
+from conversions.jobs.services import job_create, job_delete
+from conversions.api import schema
+from conversions.api.throttles import SubmitThrottle
 
 def parse_json_field(data, name, default, kind):
     raw = data.get(name)

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from conversions.errors import ConversionFailed
-from conversions.runner import tail
+from conversions.engine.runner import tail
 
 TOOLS_DIR = Path(__file__).resolve().parent
 ERROR_MARK = "CONVERTALL-ERROR "

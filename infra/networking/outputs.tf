@@ -10,6 +10,11 @@ output "public_subnet_ids" {
   value = module.network.public_subnet_ids
 }
 
+output "public_subnet_cidrs" {
+  description = "Where the ALB's addresses come from (TRUSTED_PROXIES)."
+  value       = var.public_subnets
+}
+
 output "private_subnet_ids" {
   value = module.network.private_subnet_ids
 }

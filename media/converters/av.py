@@ -8,16 +8,15 @@ canceled. Streams that already fit the target container are copied.
 """
 
 import logging
-import os
 import re
 
 from django.conf import settings
 
 from conversions.errors import BadRequest, ConversionFailed
-from conversions.registry import Converter, Option, register
-from media import plans
-from media.probe import check_caps, probe
-from media.progress import ProgressWatcher
+from conversions.engine.registry import Converter, Option, register
+from media.ffmpeg import plans
+from media.ffmpeg.probe import check_caps, probe, run_limits
+from media.ffmpeg.progress import ProgressWatcher
 
 logger = logging.getLogger(__name__)
 
@@ -48,11 +47,6 @@ def _crf(maximum, default):
     return Option("crf", int, f"Video quality, 0 (best) to {maximum} (smallest); default {default}", min=0, max=maximum)
 
 
-def _timeout(duration):
-    """Wall-clock allowance that grows with the media's length."""
-    return int(max(settings.RUNNER_TIMEOUT_SECONDS, duration * 4 + 60))
-
-
 class FfmpegConverter(Converter):
     family = "media"
     tool = "ffmpeg"
@@ -66,11 +60,8 @@ class FfmpegConverter(Converter):
         plan = self.plan(info, ctx)
         watcher = ProgressWatcher(ctx, info.duration)
         argv = [plan.argv[0], *watcher.args(), *plan.argv[1:]] if self.tracks_progress else plan.argv
-        timeout = _timeout(info.duration)
         result = ctx.run(
-            argv, timeout=timeout, cpu_seconds=timeout * max(2, os.cpu_count() or 1),
-            memory_mb=settings.MEDIA_MEMORY_MB, tool="ffmpeg",
-            on_tick=watcher.tick if self.tracks_progress else ctx.tick,
+            argv, **run_limits(info.duration), tool="ffmpeg", on_tick=watcher.tick if self.tracks_progress else ctx.tick
         )
         logger.info(
             "ffmpeg job=%s family=media tool=ffmpeg %s -> %s media_seconds=%.2f seconds=%.3f copied=%s",

@@ -12,12 +12,11 @@ import logging
 
 from django.conf import settings
 
-from conversions.decoders import relative, run_decoder
+from conversions.decoders import run_decoder
 from conversions.errors import ConversionFailed
-from conversions.registry import Converter, Option, register
+from conversions.engine.registry import Converter, Option, register
+from media.images import svgsize
 from media.imaging import LOSSY, PIL_FORMATS  # noqa: F401  (PIL_FORMATS: the tests' names for formats)
-
-from . import svgsize
 
 logger = logging.getLogger(__name__)
 
@@ -39,11 +38,14 @@ def check_pixels(size):
 def convert_image(ctx, src_path, src_fmt, out_path, target, options, *, check_only=False):
     """Decode src and write out_path in the decoder child; returns {"width", "height"}."""
     request = {
-        "source": relative(src_path, ctx.workdir), "format": src_fmt,
-        "output": relative(out_path, ctx.workdir), "target": target,
+        "source": src_path.name, "format": src_fmt, "output": out_path.name, "target": target,
         "options": options, "max_pixels": settings.MAX_IMAGE_PIXELS, "check_only": check_only,
     }  # fmt: skip
-    return run_decoder(ctx, "image.convert", request, tool="image decoder")
+    outputs = () if check_only else (out_path,)
+    found = run_decoder(ctx, "image.convert", request, tool="image decoder", inputs=(src_path,), outputs=outputs)
+    if not check_only and found:  # the job's pixel budget counts every image it decodes
+        ctx.budget.spend_pixels(found.get("width", 0) * found.get("height", 0), what="images")
+    return found
 
 
 @register

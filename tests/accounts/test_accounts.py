@@ -114,3 +114,22 @@ def test_password_change(client):
     assert resp.status_code == 302 and resp["Location"] == "/accounts/password_change/done/"
     user.refresh_from_db()
     assert user.check_password("another-pass-77")
+
+
+def test_a_claimed_job_is_no_longer_visible_to_anonymous_callers_at_once(client):
+    """The claim used to leave the cached copy saying `anyone with the id` for up to 60 s (issue 11)."""
+    from rest_framework.test import APIClient
+
+    from conversions.models import Job
+    from tests.builders import image_bytes, upload
+
+    client.post("/convert", {"file": upload("mine.png", image_bytes()), "converter": "png-to-jpg"},
+                HTTP_ORIGIN="http://testserver")
+    job = Job.objects.get(original_filename="mine.png")
+    anonymous = APIClient()
+    assert anonymous.get(f"/api/v1/status/{job.pk}").status_code == 200  # cached now, as anyone's
+    User.objects.create_user("ann", "ann@example.com", PASSWORD)
+    client.post("/accounts/login/", {"username": "ann", "password": PASSWORD})
+    assert Job.objects.get(pk=job.pk).owner.username == "ann"
+    assert anonymous.get(f"/api/v1/status/{job.pk}").status_code == 404
+    assert client.get(f"/api/v1/status/{job.pk}").status_code == 200

@@ -75,3 +75,15 @@ def test_admin_is_staff_only(client, done_job):
     client.force_login(user)
     assert client.get("/admin/conversions/job/").status_code == 302
     assert client.get(f"/admin/conversions/job/{done_job.pk}/file/output/").status_code == 302
+
+
+def test_a_retry_refreshes_the_cached_status_at_once(staff_client, done_job, api):
+    """The retry used to leave the status cache saying `failed` for up to 60 s (issue 11)."""
+    from conversions.jobs.status_cache import cached_status, job_changed
+
+    Job.objects.filter(pk=done_job.pk).update(status=JobStatus.FAILED, error_code="tool_failed")
+    job_changed(done_job.pk)
+    assert cached_status(done_job.pk)["status"] == "failed"
+    staff_client.post("/admin/conversions/job/", {"action": "retry_jobs", "_selected_action": [done_job.pk]})
+    assert cached_status(done_job.pk)["status"] == "queued"
+    assert api.get(f"/api/v1/status/{done_job.pk}").json()["status"] == "queued"

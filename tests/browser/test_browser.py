@@ -259,7 +259,7 @@ def test_text_contrast_meets_wcag_aa(site, page, path):
 
 def test_one_converter_page_per_group_renders(site, page, artifacts):
     """A screenshot of the first converter of each group, for a look at pages with other options."""
-    from conversions import pages
+    from conversions.web import pages
 
     seen = {}
     for pair in pages.all_pairs():

@@ -12,8 +12,8 @@ import json
 import subprocess
 import zipfile
 
-from conversions import formats
-from conversions.sniff import detect_mime
+from conversions.engine import formats
+from conversions.engine.sniff import detect_mime
 
 from .samples import MARKER
 

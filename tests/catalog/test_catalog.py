@@ -11,8 +11,8 @@ import shutil
 
 import pytest
 
-from conversions.context import ConversionContext
-from conversions.registry import registry
+from conversions.engine.context import ConversionContext
+from conversions.engine.registry import registry
 
 from .checks import verify
 from .samples import Samples
@@ -36,7 +36,7 @@ def samples(tmp_path_factory):
 @pytest.fixture(scope="module", autouse=True)
 def _office_bridge_stopped():
     yield
-    from conversions.office_bridge import manager
+    from conversions.documents.office_bridge import manager
 
     manager().shutdown()
 

@@ -5,7 +5,7 @@ import struct
 import pytest
 from fontTools.ttLib import TTFont
 
-from conversions.converters.fonts import FontConverter
+from conversions.documents.fonts import FontConverter
 from conversions.errors import ConversionFailed
 
 from .builders import FONT_FAMILY, make_font

@@ -17,7 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PROBE = """
 import json, {entry}
-from conversions.registry import registry
+from conversions.engine.registry import registry
 from filters.vocabulary import operations
 print(json.dumps({{"registry": registry._ready, "operations": operations._ready,
                   "mp4": "mp4" in registry.sources(), "grayscale": "grayscale" in operations.names()}}))

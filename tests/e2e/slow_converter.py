@@ -10,7 +10,7 @@ import time
 
 from PIL import Image
 
-from conversions.registry import Converter, Option, register
+from conversions.engine.registry import Converter, Option, register
 
 
 @register

@@ -39,7 +39,7 @@ def test_every_office_family_through_the_worker_s_warm_bridge(stack, http, docum
 
 
 def bridges():
-    return subprocess.run(["pgrep", "-f", "conversions/lo_bridge.py"], capture_output=True, text=True).stdout.split()
+    return subprocess.run(["pgrep", "-f", "conversions/documents/lo_bridge.py"], capture_output=True, text=True).stdout.split()
 
 
 def parent_cmdline(pid):

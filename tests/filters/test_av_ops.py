@@ -140,3 +140,42 @@ def test_convert_then_normalize_in_one_job(submit, tmp_path):
     assert status["kind"] == "convert" and status["progress"] == 100
     assert abs(duration(out) - 2) <= 0.1
     assert abs(loudness(out) - -16) <= 1
+
+
+# --- The media conversions' caps hold for filters too -----------------------------
+
+
+def _failed(submit, name, operations):
+    with submit.run_jobs():
+        resp = submit.post(name, operations)
+    assert resp.status_code == 202, resp.json()
+    return submit.api.get(resp.json()["statusUrl"]).json()
+
+
+@pytest.mark.parametrize(
+    "setting, value, name, code",
+    [
+        ("MEDIA_MAX_DURATION_SECONDS", 3, "tone.wav", "media_too_long"),
+        ("MEDIA_MAX_WIDTH", 160, "clip.mp4", "media_too_large"),
+        ("MEDIA_MAX_FRAMES", 50, "clip.mp4", "media_too_many_frames"),
+    ],
+)
+def test_filters_pass_the_media_probe_and_caps(submit, settings, setting, value, name, code):
+    setattr(settings, setting, value)
+    status = _failed(submit, name, [{"op": "volume", "db": -3}])
+    assert status["status"] == "failed" and status["error"]["code"] == code, status
+
+
+def test_a_file_claiming_ten_hours_is_refused_before_any_filtering(submit, tmp_path):
+    from tests.media.media_builders import claims_ten_hours, make_video
+
+    source = make_video(tmp_path / "short.mkv", muxer="matroska", vcodec=("-c:v", "libx264", "-preset", "ultrafast"))
+    (submit.samples / "ten-hours.mkv").write_bytes(claims_ten_hours(tmp_path / "long.mkv", source).read_bytes())
+    status = _failed(submit, "ten-hours.mkv", [{"op": "volume", "db": -3}])
+    assert status["status"] == "failed" and status["error"]["code"] == "media_too_long", status
+
+
+def test_filter_ffmpeg_runs_with_the_media_memory_limit(submit, settings, tmp_path):
+    settings.MEDIA_MEMORY_MB = 8  # far too little for ffmpeg to even start
+    status = _failed(submit, "clip.mp4", [{"op": "volume", "db": -3}])
+    assert status["status"] == "failed", status

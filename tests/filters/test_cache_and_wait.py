@@ -5,7 +5,7 @@ import time
 import dramatiq
 import pytest
 
-from conversions import storage
+from conversions.files import storage
 from conversions.models import Job, JobStatus
 
 OPS = [{"op": "resize", "width": 320}, {"op": "grayscale"}]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from conversions.context import ConversionContext
+from conversions.engine.context import ConversionContext
 from conversions.models import Job
 from filters.vocabulary import FAMILIES, operations
 from tests.filters.conftest import pdfinfo

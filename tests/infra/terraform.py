@@ -56,6 +56,7 @@ class Workspace:
 
     def __init__(self, mirror):
         self.dir = Path(tempfile.mkdtemp(prefix="convertall-infra-"))
+        self._initialised = {}
         shutil.copytree(INFRA, self.dir / "infra", ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*"))
         (self.dir / "convertall").mkdir()
         shutil.copy(ROOT / "convertall" / "cloudflare_ips.txt", self.dir / "convertall")
@@ -84,6 +85,12 @@ class Workspace:
             text=True,
             timeout=timeout,
         )
+
+    def init(self, root):
+        """`terraform init -backend=false` once per root and run (the mirror only)."""
+        if root not in self._initialised:
+            self._initialised[root] = self.run(root, "init", "-backend=false", "-input=false")
+        return self._initialised[root]
 
     def console(self, root, expression):
         """The JSON value of one expression, evaluated in a root of the copy (no init needed without providers)."""

@@ -3,8 +3,8 @@
 import shutil
 from pathlib import Path
 
-from conversions.context import ConversionContext
-from conversions.registry import registry
+from conversions.engine.context import ConversionContext
+from conversions.engine.registry import registry
 
 
 def convert(source, target, workdir, options=None, *, job_id=None):

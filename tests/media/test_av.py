@@ -4,7 +4,7 @@ import functools
 
 import pytest
 
-from conversions import sniff
+from conversions.engine import sniff
 from media.converters.av import AudioConverter, ThumbnailConverter, VideoConverter
 from tests.media.helpers import codec, convert, duration, kinds
 from tests.media.media_builders import ffprobe

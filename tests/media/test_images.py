@@ -17,9 +17,9 @@ import pypdf
 import pytest
 from PIL import Image
 
-from conversions.context import ConversionContext
+from conversions.engine.context import ConversionContext
 from conversions.errors import ConversionFailed
-from conversions.registry import registry
+from conversions.engine.registry import registry
 from media import imaging
 from media.converters import images
 from tests.services import require
@@ -227,7 +227,7 @@ def test_pixel_cap_refuses_before_decoding(tmp_path, size):
     started = time.monotonic()
     with pytest.raises(ConversionFailed) as err:
         convert(tmp_path, src, "png", "webp")
-    assert time.monotonic() - started < 2  # the child's start-up, then the header alone
+    assert time.monotonic() - started < 5  # the header alone (a decode would take far longer), even on a busy machine
     assert err.value.code == "image_too_large"
     assert "210-megapixel limit" in err.value.message
     assert not (tmp_path / "work" / "output.webp").exists()
@@ -329,10 +329,10 @@ def svg_with_images(*hrefs):
     )
 
 
-@pytest.mark.parametrize("isolated", [True, False], ids=["unshare", "no-namespace"])
+@pytest.mark.parametrize("isolated", [True, False], ids=["namespaces", "no-namespace"])
 def test_svg_external_references_are_not_fetched(tmp_path, rsvg, green_server, settings, isolated):
     """file:, http: and ../ references stay empty, with or without the network namespace."""
-    from conversions import runner
+    from conversions.engine import sandbox
 
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -343,12 +343,12 @@ def test_svg_external_references_are_not_fetched(tmp_path, rsvg, green_server, s
     refs = [f"file://{outside}/secret.png", f"{green_server}/x.png", "../outside/secret.png", "file:///etc/passwd"]
     # The last one, a file beside the SVG, is the control: it shows images do load.
     src.write_text(svg_with_images(*refs, "inside.png"))
-    settings.RUNNER_NETWORK_ISOLATION = isolated
-    runner._network_isolation_prefix.cache_clear()
+    settings.SANDBOX_NAMESPACES = isolated
+    sandbox.reset()
     try:
         out = convert(tmp_path, src, "svg", "png")
     finally:
-        runner._network_isolation_prefix.cache_clear()
+        sandbox.reset()
     assert Recorder.hits == []
     with Image.open(out) as im:
         rgb = im.convert("RGB")

@@ -76,7 +76,8 @@ def test_check_deploy_fails_when_email_would_never_be_delivered():
 
 
 def test_a_bad_line_in_the_cloudflare_list_fails_the_checks(tmp_path):
-    from conversions import checks, clientip
+    from conversions.ops import checks
+    from conversions.web import clientip
 
     bad = tmp_path / "cloudflare_ips.txt"
     bad.write_text("# comment\n173.245.48.0/20\n173.245.48.1/20\n")

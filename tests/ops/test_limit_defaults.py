@@ -16,7 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PROBE = """
 import json
-from accounts.quotas import limits_for
+from conversions.jobs.quotas import limits_for
 from conversions.api.throttles import parse_rate
 from django.conf import settings
 

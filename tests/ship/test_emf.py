@@ -1,4 +1,4 @@
-"""CloudWatch embedded-metric-format lines from the scheduler (conversions/emf.py).
+"""CloudWatch embedded-metric-format lines from the scheduler (conversions/ops/emf.py).
 
 The names are the contract with the Terraform's scaling policies and alarms
 (docs/deploy.md): namespace ConvertAll; QueueDepth and OldestJobAgeSeconds by
@@ -15,7 +15,7 @@ import pytest
 from dramatiq import Message
 from dramatiq.brokers.redis import RedisBroker
 
-from conversions import emf
+from conversions.ops import emf
 from conversions.models import Job, JobStatus
 
 QUEUES = ("documents", "media", "filters")
@@ -74,7 +74,7 @@ def metrics_of(docs, dimension):
 @pytest.fixture
 def redis_queue(redis_url, settings):
     """A real Redis broker (own namespace) as the global broker, and the metrics store on the same Redis."""
-    from conversions import metrics
+    from conversions.ops import metrics
 
     broker = RedisBroker(url=redis_url, namespace=f"emf-test-{uuid.uuid4().hex[:8]}")
     previous = dramatiq.get_broker()
@@ -164,7 +164,7 @@ def test_job_outcomes_per_family_for_each_whole_minute_once(redis_queue):
 
 
 def test_the_scheduler_runs_the_emitter_every_minute_when_on(settings):
-    from conversions import maintenance
+    from conversions.jobs import maintenance
 
     settings.CLOUDWATCH_EMF = True
     assert ("cloudwatch_metrics", maintenance.cloudwatch_metrics, 60) in maintenance.tasks()

@@ -84,6 +84,7 @@ def ancestors(span, by_id):
 def test_one_conversion_is_one_trace_from_request_to_tool_run(spans, redis_worker, s3_storages):
     from django.test import Client
 
+    assert Client().get("/health").status_code == 200  # probes are not traced
     response = Client().post("/api/v1/convert", {"file": upload("herons.md", MARKDOWN), "targetFormat": "html"})
     assert response.status_code == 202, response.content
     job_id = response.json()["jobId"]
@@ -120,6 +121,11 @@ def test_one_conversion_is_one_trace_from_request_to_tool_run(spans, redis_worke
     s3 = [s for s in trace if s.attributes.get("rpc.service") == "S3"]
     assert any(under(s, request) and s.attributes.get("rpc.method") == "PutObject" for s in s3), names
     assert any(under(s, job_span) and s.attributes.get("rpc.method") == "PutObject" for s in s3), names
+    # The worker polled Redis and beat its heartbeat all along: no trace starts at such a
+    # client call (each would be a one-span trace, billed), whatever the trace.
+    assert not [s for s in finished if s.kind.name == "SERVER" and "health" in s.name], "health probes are not traced"
+    orphans = [s.name for s in finished if s.parent is None and s.kind.name in ("CLIENT", "INTERNAL")]
+    assert not orphans, orphans
     # Only this trace's spans carry this job: nothing leaked into another trace.
     others = [s for s in finished if s.context.trace_id != request.context.trace_id and s.attributes.get("job.id") == job_id]
     assert not others, [s.name for s in others]

@@ -11,7 +11,7 @@ import logging
 from django.core.management.base import BaseCommand, CommandError
 
 from conversions.errors import ConversionFailed, ConvertAllError, TransientError
-from conversions.local import convert_file
+from conversions.engine.local import convert_file
 
 
 def parse_options(pairs):

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from conversions import reconcile
+from conversions.jobs import reconcile
 
 
 class Command(BaseCommand):

@@ -24,7 +24,7 @@ from dramatiq_crontab import LazyBlockingScheduler, conf, utils
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from conversions import maintenance
+from conversions.jobs import maintenance
 
 logger = logging.getLogger("conversions.scheduler")
 

@@ -1,0 +1,438 @@
+"""Services that write: create, run, finish, cancel and purge jobs.
+
+The database row is the truth; the queue only carries job ids. Every state
+change is one conditional UPDATE so that two deliveries of one message, or a
+worker that comes back after its lease was taken over, change nothing twice.
+"""
+
+import logging
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db import DatabaseError, close_old_connections, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+from dramatiq.middleware.time_limit import TimeLimitExceeded
+
+from conversions.jobs import admission
+from conversions.jobs import failures
+from conversions.engine import formats
+from conversions.ops import metrics
+from conversions.engine import sniff
+from conversions.files import storage
+from conversions.jobs.budget import JobBudget, time_limit_seconds
+from conversions.jobs.status_cache import job_changed
+from conversions.engine.context import ConversionContext
+from conversions.errors import BadRequest, Canceled, ConversionFailed, TransientError, UnsupportedType
+from conversions.models import ACTIVE_STATUSES, Job, JobEvent, JobStatus
+from conversions.engine.registry import registry
+
+logger = logging.getLogger(__name__)
+
+
+def event(job_id, kind, message="", **data):
+    JobEvent.objects.create(job_id=job_id, kind=kind, message=message[:2000], data=data)
+
+
+# --- Creating -----------------------------------------------------------------
+
+
+def resolve_pair(upload, target_format, options):
+    """Sniff the upload and check the pair and options against the registry."""
+    fmt, mime = sniff.identify(upload.temporary_file_path(), upload.name, accepted=set(registry.sources()))
+    target = formats.normalize(target_format)
+    valid = registry.targets(fmt)
+    if not target_format:
+        raise BadRequest(f"targetFormat is required. {fmt} converts to: {', '.join(valid)}.", code="missing_target")
+    converter = registry.find(fmt, target) if target else None
+    if converter is None:
+        raise BadRequest(
+            f"Cannot convert {fmt} to {target_format}. Valid targets for {fmt}: {', '.join(valid) or 'none'}.",
+            code="unsupported_conversion",
+        )
+    return fmt, mime, target, converter, converter.clean_options(fmt, target, options)
+
+
+def job_create(
+    *, upload, target_format, options=None, owner=None, session_key="", client_ip=None, operations=None, use_cache=True
+):
+    """Validate an upload, store it and enqueue its job once the row is committed."""
+    from conversions.jobs import result_cache
+    from filters.services import plan_for_convert
+    from conversions.jobs.quotas import admitted, enforce
+
+    enforce(user=owner, client_ip=client_ip, session_key=session_key)  # early 429, before any work
+    if upload is None:
+        raise BadRequest("Attach the file to convert as the multipart field 'file'.", code="missing_file")
+    if upload.size == 0:
+        raise UnsupportedType("The uploaded file is empty.", code="empty_file")
+    fmt, mime, target, converter, cleaned = resolve_pair(upload, target_format, options)
+    ops = plan_for_convert(target, operations)  # 400 before anything is stored
+    job = Job(
+        family=converter.family,
+        converter=converter.name,
+        source_format=fmt,
+        target_format=target,
+        options=cleaned,
+        original_filename=storage.safe_filename(upload.name, default=f"file.{fmt}"),
+        source_size=upload.size,
+        source_sha256=getattr(upload, "sha256", ""),
+        detected_type=mime,
+        owner=owner if owner is not None and owner.is_authenticated else None,
+        session_key=session_key or "",
+        client_ip=client_ip,
+        operations=ops,
+    )
+    job.cache_key = result_cache.cache_key(
+        hashes=[getattr(upload, "sha256", "")], kind=job.kind, source_format=fmt, target_format=target,
+        converter=converter.name, options=cleaned, operations=ops,
+    )
+    if use_cache and (hit := result_cache.reuse(job)) is not None:
+        metrics.job_reused(hit)
+        return hit
+    admission.check_queue(job.family)  # 503 before the upload is stored (a cached result needs no worker)
+    job.source_key = storage.source_key(job.id, fmt)
+    # Storage first, outside any transaction: a row never points at a missing file.
+    storage.save_file(storage.uploads(), job.source_key, upload)
+    try:
+        with admitted(job):  # the quotas, counted and kept atomically with this insert
+            job.save(force_insert=True)
+            event(job.id, "created", f"{fmt} -> {target} ({upload.size} bytes)", converter=converter.name)
+            transaction.on_commit(lambda: job_enqueue(job))
+            transaction.on_commit(lambda: metrics.job_created(job))
+    except Exception:
+        storage.delete_quietly(storage.uploads(), job.source_key)
+        raise
+    return job
+
+
+def job_enqueue(job):
+    """Send the job's id to its family's queue. A lost message is re-sent by the reconciler."""
+    from conversions.tasks import actor_for
+
+    try:
+        actor_for(job.family).send(str(job.id))
+    except Exception:
+        logger.exception("enqueue failed job=%s family=%s; the reconciler will retry", job.id, job.family)
+        return False
+    Job.objects.filter(pk=job.pk).update(enqueued_at=timezone.now())
+    return True
+
+
+# --- Running ------------------------------------------------------------------
+
+
+def job_claim(job_id):
+    """Claim a job with one conditional UPDATE; None when someone else has it.
+
+    Matches a queued job, or a running one whose lease ran out (its worker
+    died) with attempts left. Two workers racing for one job: exactly one
+    UPDATE matches. A dead worker's job with no attempts left (Dramatiq
+    re-delivers its unacked message) fails with `worker_lost` instead.
+    """
+    now = timezone.now()
+    claimed = _claim(job_id, now)
+    if claimed is None:
+        _fail_if_lost(Job.objects.filter(pk=job_id).claimable(now))
+        return None
+    job_changed(claimed, fresh=True)
+    return claimed
+
+
+def _claim(job_id, now):
+    # One commit for the claim and its history row (each commit is a WAL flush).
+    with transaction.atomic():
+        claimed = (
+            Job.objects.filter(pk=job_id, attempts__lt=settings.JOB_MAX_ATTEMPTS)
+            .claimable(now)
+            .update(
+                status=JobStatus.RUNNING,
+                started_at=now,
+                lease_until=now + timedelta(seconds=settings.JOB_LEASE_SECONDS),
+                attempts=F("attempts") + 1,
+                progress=0,
+                updated_at=now,
+            )
+        )
+        if not claimed:
+            return None
+        job = Job.objects.get(pk=job_id)
+        event(job.id, "started", f"attempt {job.attempts}", attempt=job.attempts)
+    return job
+
+
+def job_fail_lost(job):
+    """Fail a job whose worker died on its last allowed attempt, instead of running it again.
+
+    A poison file that kills its worker (out of memory, a crashing decoder)
+    would otherwise be reclaimed and kill a worker for good.
+    """
+    return _fail_if_lost(Job.objects.filter(pk=job.pk, status=job.status, lease_until=job.lease_until))
+
+
+def _fail_if_lost(jobs):
+    """Those of `jobs` that used up their attempts end `failed`/`worker_lost`, one conditional UPDATE each."""
+    failed = 0
+    for job in jobs.filter(attempts__gte=settings.JOB_MAX_ATTEMPTS):
+        now = timezone.now()
+        message = (
+            f"The worker running this job stopped during each of its {job.attempts} attempts; "
+            "the file may be too large or too damaged for this server to convert."
+        )
+        if not jobs.filter(pk=job.pk, attempts=job.attempts).update(
+            status=JobStatus.FAILED, error_code="worker_lost", error_message=message,
+            finished_at=now, lease_until=None, updated_at=now,
+        ):  # fmt: skip
+            continue
+        failed += 1
+        logger.warning("job failed job=%s family=%s code=worker_lost attempts=%s", job.pk, job.family, job.attempts)
+        event(job.pk, "failed", message, code="worker_lost")
+        storage.delete_quietly(storage.outputs(), job.output_key)
+        metrics.job_failed(job, "worker_lost")
+        job_changed(job.pk)
+    return failed
+
+
+def job_execute(job_id):
+    """Run one job end to end. Safe to call twice for the same id.
+
+    Every attempt ends with the row out of `running` (or, for a transient
+    error, back in `queued`): Dramatiq's time limit arrives as an Interrupt, a
+    BaseException that no `except Exception` sees, so it is caught by name.
+    """
+    job = job_claim(job_id)
+    if job is None:
+        logger.info("claim matched no row job=%s (done, canceled or taken)", job_id)
+        return None
+    started = time.monotonic()
+    try:
+        with tempfile.TemporaryDirectory(prefix=f"job-{job.id}-", dir=_work_dir()) as workdir:
+            budget = JobBudget.for_job(job.family, Path(workdir))
+            converter_seconds, out_path, out_fmt = _convert(job, Path(workdir), budget)
+            budget.check_disk()
+            _store_output(job, out_path, out_fmt)
+    except Canceled:
+        logger.info("job canceled while running job=%s", job.id)
+        storage.delete_quietly(storage.outputs(), job.output_key)
+        return None
+    except ConversionFailed as exc:
+        return _fail(job, exc.code, exc.message)
+    except TimeLimitExceeded:
+        # The work dir is gone already (the with-block's exit ran); the message is
+        # acked as handled so that Dramatiq's Retries middleware does not run it again.
+        return _time_limit_exceeded(job, time.monotonic() - started)
+    except Exception as exc:
+        return _retry_or_fail(job, exc)
+    return _succeed(job, converter_seconds, time.monotonic() - started)
+
+
+def _time_limit_exceeded(job, seconds):
+    logger.warning("job hit the queue time limit job=%s family=%s seconds=%.1f", job.pk, job.family, seconds)
+    storage.delete_quietly(storage.outputs(), job.output_key)
+    message = (
+        f"The job did not finish within its {time_limit_seconds(job.family):g}-second time limit and was stopped; "
+        "try a smaller or shorter file."
+    )
+    try:
+        return _fail(job, "timeout", message)
+    except DatabaseError:
+        # The interrupt may have landed inside a query: start over on a fresh connection.
+        close_old_connections()
+        connection.close()
+        return _fail(job, "timeout", message)
+
+def _work_dir():
+    path = Path(settings.WORK_DIR)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _convert(job, workdir, budget):
+    if job.kind == Job.Kind.FILTER:
+        from filters.services import run_filter_job
+
+        return run_filter_job(job, workdir, budget=budget)
+    converter = registry.find(job.source_format, job.target_format)
+    if converter is None:
+        raise ConversionFailed(
+            f"{job.source_format} -> {job.target_format} is not available on this server.", code="unsupported_conversion"
+        )
+    source_path = workdir / f"source.{job.source_format}"
+    try:
+        storage.fetch_to(storage.uploads(), job.source_key, source_path)
+    except FileNotFoundError:
+        raise ConversionFailed("The uploaded file is no longer stored; upload it again.", code="source_missing") from None
+    except OSError as exc:
+        # The OS error names server paths: log it, tell the user something they can use.
+        logger.warning("reading the upload failed job=%s: %s", job.pk, exc)
+        raise TransientError("The uploaded file could not be read from storage.") from exc
+    ctx = ConversionContext(
+        workdir=workdir,
+        source_path=source_path,
+        source_format=job.source_format,
+        target_format=job.target_format,
+        options=job.options,
+        job_id=job.id,
+        budget=budget,
+        display_name=Path(job.original_filename).stem,
+    )
+    if job.operations:
+        ctx.progress_span = (0, 50)  # the operations take the second half
+    t0 = time.monotonic()
+    result = converter.convert(ctx)
+    seconds = time.monotonic() - t0
+    out_path = Path(result) if result else ctx.output_path
+    if not out_path.exists() or out_path.stat().st_size == 0:
+        raise ConversionFailed(f"{converter.name} produced no output for this file.", code="empty_output")
+    logger.info(
+        "converted job=%s family=%s tool=%s seconds=%.3f",
+        job.id,
+        job.family,
+        converter.tool or converter.name,
+        seconds,
+        extra={"tool": converter.tool or converter.name, "seconds": round(seconds, 3)},  # fields in JSON logs
+    )
+    out_fmt = ctx.output_format
+    if job.operations:
+        from filters.services import apply_after_convert
+
+        out_path, out_fmt = apply_after_convert(ctx, job, out_path, out_fmt)
+        seconds = time.monotonic() - t0
+    return seconds, out_path, out_fmt
+
+
+def _store_output(job, out_path, out_fmt):
+    job.output_key = storage.output_key(job.id, out_fmt)
+    job.output_filename = storage.output_filename(job.original_filename, out_fmt)
+    job.output_content_type = formats.FORMATS[out_fmt].content_type
+    job.output_size = out_path.stat().st_size
+    # The key derives from the job id: a second delivery overwrites, never duplicates.
+    storage.save_file(storage.outputs(), job.output_key, out_path)
+
+
+def _succeed(job, converter_seconds, wall_seconds):
+    now = timezone.now()
+    done = Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING, attempts=job.attempts).update(
+        status=JobStatus.SUCCEEDED,
+        progress=100,
+        finished_at=now,
+        lease_until=None,
+        converter_seconds=converter_seconds,
+        output_key=job.output_key,
+        output_filename=job.output_filename,
+        output_content_type=job.output_content_type,
+        output_size=job.output_size,
+        expires_at=now + timedelta(hours=_retention_hours(job)),
+        error_code="",
+        error_message="",
+        updated_at=now,
+    )
+    if not done:
+        # Canceled meanwhile, or another worker took over after our lease ran out.
+        current = Job.objects.filter(pk=job.pk).values_list("status", flat=True).first()
+        if current == JobStatus.CANCELED:
+            storage.delete_quietly(storage.outputs(), job.output_key)
+        logger.info("finish matched no row job=%s status=%s", job.pk, current)
+        return None
+    event(job.pk, "succeeded", f"{job.output_size} bytes in {converter_seconds:.3f}s", seconds=wall_seconds)
+    metrics.job_succeeded(job, converter_seconds)
+    job_changed(job.pk)
+    return job.pk
+
+
+def _retention_hours(job):
+    from conversions.jobs.quotas import retention_hours
+
+    return retention_hours(job.owner_id)
+
+
+def _fail(job, code, message):
+    """End the job `failed`; the user sees `message` without server paths or tool versions (the event keeps it whole)."""
+    now = timezone.now()
+    done = Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING, attempts=job.attempts).update(
+        status=JobStatus.FAILED, error_code=code, error_message=failures.public_message(message),
+        finished_at=now, lease_until=None, updated_at=now,
+    )  # fmt: skip
+    if done:
+        logger.info("job failed job=%s family=%s code=%s", job.pk, job.family, code)
+        event(job.pk, "failed", message, code=code)
+        metrics.job_failed(job, code)
+        job_changed(job.pk)
+    return None
+
+
+def _retry_or_fail(job, exc):
+    exc = failures.explain(exc)  # disk full, storage unreachable: say so
+    code = getattr(exc, "code", "internal_error")
+    if job.attempts >= settings.JOB_MAX_ATTEMPTS:
+        logger.exception("job failed after %s attempts job=%s", job.attempts, job.pk)
+        message = getattr(exc, "message", None) or "The conversion failed repeatedly because of a server error."
+        return _fail(job, code, f"{message} (after {job.attempts} attempts)")
+    released = Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING, attempts=job.attempts).update(
+        status=JobStatus.QUEUED, lease_until=None, updated_at=timezone.now()
+    )
+    logger.warning("job attempt %s failed job=%s: %r; will retry", job.attempts, job.pk, exc)
+    if released:
+        event(job.pk, "retry", f"attempt {job.attempts} failed: {exc}", code=code)
+        job_changed(job.pk)
+    raise TransientError(str(exc)) from exc
+
+
+# --- Canceling and purging ----------------------------------------------------
+
+
+def job_retry(job, *, by):
+    """Send a failed or stuck job round again, attempts reset (the admin's retry)."""
+    if not job.source_key or job.status not in (JobStatus.FAILED, JobStatus.QUEUED):
+        return False
+    if not Job.objects.filter(pk=job.pk, status=job.status).update(
+        status=JobStatus.QUEUED, error_code="", error_message="", attempts=0, finished_at=None
+    ):
+        return False
+    event(job.pk, "retry", f"retried by {by}")
+    job_changed(job.pk)
+    job_enqueue(job)
+    return True
+
+
+def jobs_claim_for_user(*, user, session_key):
+    """A browser's anonymous jobs join the account it signs in to; their cached status follows."""
+    if not session_key:
+        return 0
+    ids = list(Job.objects.filter(owner__isnull=True, session_key=session_key).values_list("pk", flat=True))
+    moved = Job.objects.filter(pk__in=ids, owner__isnull=True).update(owner=user, session_key="")
+    for job_id in ids:
+        job_changed(job_id)  # the cached copy still says "anyone with the id"
+    if moved:
+        logger.info("anonymous jobs claimed user=%s jobs=%s", user.pk, moved)
+    return moved
+
+
+def job_delete(job):
+    """Cancel a job that is still active; delete its files now either way."""
+    now = timezone.now()
+    if job.status in ACTIVE_STATUSES:
+        canceled = Job.objects.filter(pk=job.pk, status__in=ACTIVE_STATUSES).update(
+            status=JobStatus.CANCELED, finished_at=now, lease_until=None, updated_at=now
+        )
+        if canceled:
+            event(job.pk, "canceled", "canceled by its owner")
+    job_purge_files(job)
+    job.refresh_from_db()
+    job_changed(job.pk)
+    return job
+
+
+def job_purge_files(job):
+    """Delete a job's stored files now; a succeeded job becomes `expired`."""
+    storage.delete_quietly(storage.uploads(), job.source_key)
+    for key in job.source_keys[1:]:  # the other uploads of a multi-file job
+        storage.delete_quietly(storage.uploads(), key)
+    storage.delete_quietly(storage.outputs(), job.output_key)
+    now = timezone.now()
+    Job.objects.filter(pk=job.pk).update(files_purged_at=now, updated_at=now)
+    Job.objects.filter(pk=job.pk, status=JobStatus.SUCCEEDED).update(status=JobStatus.EXPIRED)
+    event(job.pk, "purged", "files deleted")

@@ -1,0 +1,179 @@
+"""ffmpeg command lines: which streams to copy, which to encode, and how.
+
+A plan is built from the probe, the target and the validated options. A
+stream whose codec already fits the target container, and whose options ask
+for no change, is copied (a remux: seconds instead of minutes); the rest is
+encoded with the target's default codec. The benchmark builds its raw ffmpeg
+command from the same plan, so both run the same arguments.
+"""
+
+from dataclasses import dataclass
+
+from media.ffmpeg.probe import input_args
+
+VIDEO_OPTION_NAMES = ("crf", "videoBitrate", "width", "height", "fps")
+AUDIO_OPTION_NAMES = ("audioBitrate", "sampleRate", "channels")
+
+
+@dataclass(frozen=True)
+class Target:
+    muxer: str
+    video: str = ""  # default video encoder family ("" = audio-only target)
+    audio: str = ""
+    copy_video: frozenset = frozenset()
+    copy_audio: frozenset = frozenset()
+    faststart: bool = False
+
+
+_MP4_AUDIO = frozenset({"aac", "mp3"})
+# MPEG-1/2 video is re-encoded: program streams often lack the timestamps Matroska needs.
+_MKV_VIDEO = frozenset({"h264", "hevc", "vp8", "vp9", "av1", "mpeg4", "theora"})
+_MKV_AUDIO = frozenset({"aac", "mp3", "mp2", "opus", "vorbis", "flac", "ac3", "eac3", "alac", "pcm_s16le", "pcm_s24le"})
+
+VIDEO_TARGETS = {
+    "mp4": Target("mp4", "h264", "aac", frozenset({"h264", "hevc", "mpeg4", "av1"}), _MP4_AUDIO, faststart=True),
+    "mov": Target("mov", "h264", "aac", frozenset({"h264", "hevc", "mpeg4", "mjpeg", "prores"}),
+                  _MP4_AUDIO | {"pcm_s16le", "pcm_s16be", "alac"}, faststart=True),
+    "mkv": Target("matroska", "h264", "aac", _MKV_VIDEO, _MKV_AUDIO),
+    "webm": Target("webm", "vp9", "opus", frozenset({"vp8", "vp9", "av1"}), frozenset({"opus", "vorbis"})),
+    "avi": Target("avi", "mpeg4", "mp3", frozenset({"mpeg4", "msmpeg4v3", "mjpeg"}), frozenset({"mp3", "pcm_s16le", "ac3"})),
+}
+
+AUDIO_TARGETS = {
+    "mp3": Target("mp3", audio="mp3", copy_audio=frozenset({"mp3"})),
+    "wav": Target("wav", audio="pcm_s16le", copy_audio=frozenset({"pcm_s16le"})),
+    "flac": Target("flac", audio="flac", copy_audio=frozenset({"flac"})),
+    "ogg": Target("ogg", audio="vorbis", copy_audio=frozenset({"vorbis"})),
+    "opus": Target("opus", audio="opus", copy_audio=frozenset({"opus"})),
+    "m4a": Target("ipod", audio="aac", copy_audio=frozenset({"aac"}), faststart=True),
+    "aac": Target("adts", audio="aac", copy_audio=frozenset({"aac"})),
+    "aiff": Target("aiff", audio="pcm_s16be", copy_audio=frozenset({"pcm_s16be"})),
+}
+
+LOSSLESS_AUDIO = ("wav", "flac", "aiff")
+
+# Defaults chosen for speed on a shared CPU: x264 veryfast, VP9 realtime with row threading.
+CRF_DEFAULT = {"h264": 23, "vp9": 33}
+AUDIO_BITRATE_DEFAULT = {"aac": 160, "opus": 128, "mp3": 192}
+# MP3 below 32 kHz (MPEG-2/2.5) and AAC at 8-16 kHz have 36-128 ms frames and patchy player support.
+LOW_RATE_CODECS = ("mp3", "aac")
+LOW_RATE_LIMIT = 32000
+
+
+def video_encoder_args(codec, opts):
+    if codec == "h264":
+        args = ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p"]
+    elif codec == "vp9":
+        args = ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-row-mt", "1", "-pix_fmt", "yuv420p"]
+    else:  # mpeg4 part 2 for AVI: what old players read
+        args = ["-c:v", "mpeg4", "-vtag", "xvid", "-pix_fmt", "yuv420p"]
+    if opts.get("videoBitrate"):
+        return [*args, "-b:v", f"{opts['videoBitrate']}k"]
+    if codec == "mpeg4":
+        return [*args, "-q:v", "4"]
+    crf = opts.get("crf", CRF_DEFAULT[codec])
+    return [*args, "-crf", str(crf)] + (["-b:v", "0"] if codec == "vp9" else [])
+
+
+def audio_encoder_args(codec, opts, source_rate=0):
+    encoder = {"aac": "aac", "opus": "libopus", "mp3": "libmp3lame", "vorbis": "libvorbis"}.get(codec, codec)
+    args = ["-c:a", encoder]
+    if codec in AUDIO_BITRATE_DEFAULT:
+        args += ["-b:a", f"{opts.get('audioBitrate', AUDIO_BITRATE_DEFAULT[codec])}k"]
+    elif codec == "vorbis":
+        # Quality mode: a fixed bitrate fails libvorbis' setup at low sample rates.
+        args += ["-b:a", f"{opts['audioBitrate']}k"] if opts.get("audioBitrate") else ["-q:a", "5"]
+    if opts.get("sampleRate"):
+        args += ["-ar", str(opts["sampleRate"])]
+    elif codec in LOW_RATE_CODECS and 0 < source_rate < LOW_RATE_LIMIT:
+        args += ["-ar", "44100"]
+    if opts.get("channels"):
+        args += ["-ac", str(opts["channels"])]
+    return args
+
+
+def video_filters(opts):
+    filters = []
+    if opts.get("width") or opts.get("height"):
+        filters.append(f"scale={opts.get('width', -2)}:{opts.get('height', -2)}")
+    if opts.get("fps"):
+        filters.append(f"fps={opts['fps']}")
+    return filters
+
+
+@dataclass
+class Plan:
+    argv: list
+    copied: tuple  # stream kinds copied rather than encoded
+
+    @property
+    def remux(self):
+        return bool(self.copied)
+
+
+def _head(source_fmt, source_name, before=()):
+    return ["ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-y", *input_args(source_fmt, source_name, before=before)]
+
+
+def _tail(target, output_name):
+    args = ["-max_muxing_queue_size", "1024"]
+    if target.faststart:
+        args += ["-movflags", "+faststart"]
+    return [*args, "-f", target.muxer, f"file:{output_name}"]
+
+
+def video_plan(info, source_fmt, source_name, target_fmt, opts, output_name, extra=()):
+    """Video (with its first audio track) into a video container."""
+    target = VIDEO_TARGETS[target_fmt]
+    args, copied = ["-sn", "-dn", "-map_chapters", "-1"], []
+    video, audio = info.video, info.audio
+    if video is not None:
+        args += ["-map", f"0:{video.index}"]
+        if video.codec in target.copy_video and not any(opts.get(k) for k in VIDEO_OPTION_NAMES):
+            args += ["-c:v", "copy"] + (["-tag:v", "hvc1"] if video.codec == "hevc" and target.faststart else [])
+            copied.append("video")
+        else:
+            filters = video_filters(opts)
+            args += (["-vf", ",".join(filters)] if filters else []) + video_encoder_args(target.video, opts)
+    if audio is not None:
+        args += ["-map", f"0:{audio.index}"]
+        if audio.codec in target.copy_audio and not any(opts.get(k) for k in AUDIO_OPTION_NAMES):
+            args += ["-c:a", "copy"]
+            copied.append("audio")
+        else:
+            args += audio_encoder_args(target.audio, opts, audio.sample_rate)
+    return Plan(_head(source_fmt, source_name) + [*extra, *args] + _tail(target, output_name), tuple(copied))
+
+
+def audio_plan(info, source_fmt, source_name, target_fmt, opts, output_name, extra=()):
+    """The first audio track alone (video, cover art, subtitles dropped)."""
+    target = AUDIO_TARGETS[target_fmt]
+    args = ["-vn", "-sn", "-dn", "-map", f"0:{info.audio.index}", "-map_metadata", "0"]
+    if info.audio.codec in target.copy_audio and not any(opts.get(k) for k in AUDIO_OPTION_NAMES):
+        args += ["-c:a", "copy"]
+        copied = ("audio",)
+    else:
+        args += audio_encoder_args(target.audio, opts, info.audio.sample_rate)
+        copied = ()
+    return Plan(_head(source_fmt, source_name) + [*extra, *args] + _tail(target, output_name), copied)
+
+
+def gif_plan(info, source_fmt, source_name, opts, output_name, extra=()):
+    """A palette made from the clip itself (one pass, split graph) then dithered onto it."""
+    width = opts.get("width") or min(480, info.video.width or 480)
+    graph = (
+        f"[0:{info.video.index}]fps={opts.get('fps', 10)},scale={width}:-1:flags=lanczos,split[a][b];"
+        "[a]palettegen=stats_mode=diff[p];[b][p]paletteuse=dither=bayer:bayer_scale=5"
+    )
+    args = ["-filter_complex", graph, "-loop", "0"]
+    return Plan(_head(source_fmt, source_name) + [*extra, *args, "-f", "gif", f"file:{output_name}"], ())
+
+
+def thumbnail_plan(info, source_fmt, source_name, target_fmt, at_seconds, opts, output_name):
+    """One frame at `at_seconds` (input-side seek: fast, lands on the frame at or after it)."""
+    args = ["-map", f"0:{info.video.index}", "-frames:v", "1", "-update", "1", "-an", "-sn"]
+    if opts.get("width"):
+        args += ["-vf", f"scale={opts['width']}:-1"]
+    args += ["-c:v", "mjpeg", "-q:v", "2", "-pix_fmt", "yuvj420p"] if target_fmt == "jpg" else ["-c:v", "png"]
+    head = _head(source_fmt, source_name, before=["-ss", f"{at_seconds:.3f}"])
+    return Plan(head + args + ["-f", "image2", f"file:{output_name}"], ())
