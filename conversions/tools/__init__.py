@@ -14,23 +14,22 @@ its last stderr line and exits 3; that becomes the job's error as written.
 
 import signal
 import sys
-from pathlib import Path
 
 from conversions.errors import ConversionFailed
+from conversions.engine import sandbox
 from conversions.engine.runner import tail
 
-TOOLS_DIR = Path(__file__).resolve().parent
 ERROR_MARK = "CONVERTALL-ERROR "
-
-
-def script(name):
-    return TOOLS_DIR / f"{name}.py"
 
 
 def run_tool(ctx, name, *args, timeout=120, memory_mb=1024, **kwargs):
     """Run conversions/tools/<name>.py in the sandbox; raise ConversionFailed with its own words."""
-    argv = [sys.executable, "-I", str(script(name)), *map(str, args)]
-    result = ctx.run(argv, timeout=timeout, memory_mb=memory_mb, tool=name, check=False, **kwargs)
+    # The sandbox hides the application: the child sees a read-only copy of its one script.
+    rel = f"conversions/tools/{name}.py"
+    view = sandbox.code_view((rel,))
+    argv = [sys.executable, "-I", str(view / rel), *map(str, args)]
+    result = ctx.run(argv, timeout=timeout, memory_mb=memory_mb, tool=name, check=False,
+                     read_only=(view,), env={"MALLOC_ARENA_MAX": "2"}, **kwargs)
     if result.returncode == 0:
         return result
     raise failure(name, result.returncode, result.stderr)
