@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # One fixed table: a request names a task, never a module to import.
 TASKS = {
     "image.convert": ("media.imaging", "convert"),
+    "image.more": ("media.imaging_more", "convert"),
 }
 USER_ERROR = 3
 IDLE = 4  # no request came: a quiet exit, the pool starts another spare when needed

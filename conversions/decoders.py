@@ -46,6 +46,7 @@ CHILD_FILES = (
     "conversions/decode_errors.py",
     "media/__init__.py",
     "media/imaging.py",
+    "media/imaging_more.py",
 )
 USER_ERROR = 3
 IDLE_SECONDS = 600  # a spare nobody used exits (the next job starts a fresh one)

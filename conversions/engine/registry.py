@@ -23,6 +23,7 @@ FAMILIES = ("documents", "media", "filters")
 # Modules that register converters; imported all at once at start-up (load()).
 CONVERTER_MODULES = [
     "media.converters.images",
+    "media.converters.images_more",
     "media.converters.av",
     "conversions.documents.office",
     "conversions.documents.pandoc",

@@ -106,3 +106,19 @@ def make_data(path, fmt):
                 ET.SubElement(bird, key).text = str(value)
         ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
     return path
+
+
+def make_psd(path, im):
+    """A flat RGB Photoshop file written by hand from a Pillow image (Pillow reads PSD, never writes it).
+
+    Header '8BPS' v1, 3 channels, 8 bits, RGB mode; empty colour-mode, resource and
+    layer sections; then the merged image, raw planar (compression 0).
+    """
+    import struct
+
+    im = im.convert("RGB")
+    w, h = im.size
+    header = b"8BPS" + struct.pack(">H6xHIIHH", 1, 3, h, w, 8, 3)
+    planes = b"".join(band.tobytes() for band in im.split())
+    Path(path).write_bytes(header + struct.pack(">III", 0, 0, 0) + struct.pack(">H", 0) + planes)
+    return Path(path)

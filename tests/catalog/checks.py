@@ -124,12 +124,18 @@ def open_image(out, target):
         register_heif_opener()
     from PIL import Image
 
+    if target == "jxl":
+        import pyvips
+
+        vim = pyvips.Image.new_from_file(str(out))
+        return Image.frombuffer({1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[vim.bands], (vim.width, vim.height),
+                                vim.cast("uchar").write_to_memory(), "raw")
     im = Image.open(out)
     im.load()
     return im
 
 
-@check("png jpg webp bmp tiff ico avif heic")
+@check("png jpg webp bmp tiff ico avif heic jp2 tga ppm pgm pcx qoi jxl")
 def _image(out, sample, target):
     im = open_image(out, target)
     if sample.size and sample.fmt in formats.FORMATS and formats.FORMATS[sample.fmt].category == "image":

@@ -57,7 +57,13 @@ PILLOW_SAVE = {
     "tiff": ("TIFF", {}),
     "ico": ("ICO", {"sizes": [IMAGE_SIZE]}),
     "avif": ("AVIF", {"quality": 80}),
+    "jp2": ("JPEG2000", {}),
+    "tga": ("TGA", {}),
+    "ppm": ("PPM", {}),
+    "pcx": ("PCX", {}),
+    "qoi": ("QOI", {}),
 }
+GREY_SAVE = {"pgm": "L", "pbm": "1"}
 
 SVG = (
     '<svg xmlns="http://www.w3.org/2000/svg" width="64" height="48" viewBox="0 0 64 48">'
@@ -104,6 +110,28 @@ class Samples:
         path = self.path(f"sample.{fmt}")
         gradient().save(path, pil, **kwargs)
         return Sample(path, fmt, size=IMAGE_SIZE)
+
+    def _build_pgm(self):
+        return self._grey("pgm")
+
+    def _build_pbm(self):
+        return self._grey("pbm")
+
+    def _grey(self, fmt):
+        path = self.path(f"sample.{fmt}")
+        gradient(mode=GREY_SAVE[fmt]).save(path, "PPM")
+        return Sample(path, fmt, size=IMAGE_SIZE)
+
+    def _build_jxl(self):
+        import pyvips
+
+        path = self.path("sample.jxl")
+        im = gradient()
+        pyvips.Image.new_from_memory(im.tobytes(), im.width, im.height, 3, "uchar").jxlsave(str(path), lossless=True)
+        return Sample(path, "jxl", size=IMAGE_SIZE)
+
+    def _build_psd(self):
+        return Sample(builders.make_psd(self.path("sample.psd"), gradient()), "psd", size=IMAGE_SIZE)
 
     def _build_heic(self):
         from pillow_heif import from_pillow
