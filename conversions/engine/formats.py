@@ -91,6 +91,10 @@ FORMATS = {
         _f("wma", "audio", "audio/x-ms-wma", ("video/x-ms-asf", "audio/x-ms-asf", "application/vnd.ms-asf"), label="WMA"),
         _f("aiff", "audio", "audio/aiff", ("audio/x-aiff",), aliases=("aif",), label="AIFF"),
         _f("amr", "audio", "audio/amr", ("audio/AMR",), label="AMR"),
+        _f("ac3", "audio", "audio/ac3", ("audio/vnd.dolby.dd-raw", "audio/x-ac3"), label="AC3"),
+        _f("mp2", "audio", "audio/mpeg", ("audio/x-mp2",), aliases=("mpa",), label="MP2"),
+        _f("au", "audio", "audio/basic", aliases=("snd",), label="AU"),
+        _f("mka", "audio", "audio/x-matroska", ("video/x-matroska", "video/webm"), label="MKA"),
         # Video
         _f("mp4", "video", "video/mp4", ("video/x-m4v", "video/quicktime", "audio/x-m4a", "audio/mp4"), label="MP4"),
         _f("webm", "video", "video/webm", ("video/x-matroska",), label="WebM"),

@@ -37,6 +37,13 @@ VIDEO_TARGETS = {
     "mkv": Target("matroska", "h264", "aac", _MKV_VIDEO, _MKV_AUDIO),
     "webm": Target("webm", "vp9", "opus", frozenset({"vp8", "vp9", "av1"}), frozenset({"opus", "vorbis"})),
     "avi": Target("avi", "mpeg4", "mp3", frozenset({"mpeg4", "msmpeg4v3", "mjpeg"}), frozenset({"mp3", "pcm_s16le", "ac3"})),
+    "m4v": Target("mp4", "h264", "aac", frozenset({"h264", "hevc", "mpeg4"}), _MP4_AUDIO, faststart=True),
+    "3gp": Target("3gp", "h264", "aac", frozenset({"h264"}), frozenset({"aac"}), faststart=True),
+    "flv": Target("flv", "h264", "aac", frozenset({"h264"}), frozenset({"aac", "mp3"})),
+    "ts": Target("mpegts", "h264", "aac", frozenset({"h264", "hevc", "mpeg2video"}), frozenset({"aac", "mp3", "mp2", "ac3"})),
+    "mpeg": Target("mpeg", "mpeg2video", "mp2", frozenset({"mpeg2video", "mpeg1video"}), frozenset({"mp2", "mp3", "ac3"})),
+    "wmv": Target("asf", "wmv2", "wmav2", frozenset({"wmv2", "wmv1"}), frozenset({"wmav2", "wmav1"})),
+    "ogv": Target("ogg", "theora", "vorbis", frozenset({"theora"}), frozenset({"vorbis", "opus", "flac"})),
 }
 
 AUDIO_TARGETS = {
@@ -48,15 +55,29 @@ AUDIO_TARGETS = {
     "m4a": Target("ipod", audio="aac", copy_audio=frozenset({"aac"}), faststart=True),
     "aac": Target("adts", audio="aac", copy_audio=frozenset({"aac"})),
     "aiff": Target("aiff", audio="pcm_s16be", copy_audio=frozenset({"pcm_s16be"})),
+    "wma": Target("asf", audio="wmav2", copy_audio=frozenset({"wmav2"})),
+    "ac3": Target("ac3", audio="ac3", copy_audio=frozenset({"ac3"})),
+    "mp2": Target("mp2", audio="mp2", copy_audio=frozenset({"mp2"})),
+    "au": Target("au", audio="pcm_s16be", copy_audio=frozenset({"pcm_s16be"})),
+    "mka": Target("matroska", audio="flac", copy_audio=_MKV_AUDIO),
 }
 
-LOSSLESS_AUDIO = ("wav", "flac", "aiff")
+QSCALE_TARGETS = ("avi", "wmv", "mpeg", "ogv")
+LOSSLESS_AUDIO = ("wav", "flac", "aiff", "au", "mka")
 
 # Defaults chosen for speed on a shared CPU: x264 veryfast, VP9 realtime with row threading.
 CRF_DEFAULT = {"h264": 23, "vp9": 33}
-AUDIO_BITRATE_DEFAULT = {"aac": 160, "opus": 128, "mp3": 192}
+AUDIO_BITRATE_DEFAULT = {"aac": 160, "opus": 128, "mp3": 192, "wmav2": 160, "ac3": 192, "mp2": 192}
+# Encoders with a quantizer scale rather than a crf: MPEG-4 part 2 for AVI, WMV, MPEG-2, Theora.
+QSCALE_VIDEO = {
+    "mpeg4": ["-c:v", "mpeg4", "-vtag", "xvid", "-pix_fmt", "yuv420p"],
+    "wmv2": ["-c:v", "wmv2", "-pix_fmt", "yuv420p"],
+    "mpeg2video": ["-c:v", "mpeg2video", "-pix_fmt", "yuv420p"],
+    "theora": ["-c:v", "libtheora", "-pix_fmt", "yuv420p"],
+}
 # MP3 below 32 kHz (MPEG-2/2.5) and AAC at 8-16 kHz have 36-128 ms frames and patchy player support.
-LOW_RATE_CODECS = ("mp3", "aac")
+# AC-3 stops at 32 kHz and MP2 below it is MPEG-2 audio few players read: both are resampled too.
+LOW_RATE_CODECS = ("mp3", "aac", "ac3", "mp2")
 LOW_RATE_LIMIT = 32000
 
 
@@ -65,12 +86,12 @@ def video_encoder_args(codec, opts):
         args = ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p"]
     elif codec == "vp9":
         args = ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-row-mt", "1", "-pix_fmt", "yuv420p"]
-    else:  # mpeg4 part 2 for AVI: what old players read
-        args = ["-c:v", "mpeg4", "-vtag", "xvid", "-pix_fmt", "yuv420p"]
+    else:  # what older players read
+        args = list(QSCALE_VIDEO[codec])
     if opts.get("videoBitrate"):
         return [*args, "-b:v", f"{opts['videoBitrate']}k"]
-    if codec == "mpeg4":
-        return [*args, "-q:v", "4"]
+    if codec in QSCALE_VIDEO:
+        return [*args, "-q:v", "7" if codec == "theora" else "4"]
     crf = opts.get("crf", CRF_DEFAULT[codec])
     return [*args, "-crf", str(crf)] + (["-b:v", "0"] if codec == "vp9" else [])
 

@@ -179,12 +179,12 @@ def _media(out, sample, target, kind):
         assert abs(got - sample.seconds) < 0.35, f"duration {got:.2f} s, the source lasts {sample.seconds:.2f} s"
 
 
-@check("mp3 wav flac ogg opus aac m4a aiff")
+@check("mp3 wav flac ogg opus aac m4a aiff wma ac3 mp2 au mka")
 def _audio(out, sample, target):
     _media(out, sample, target, "audio")
 
 
-@check("mp4 webm mkv mov avi")
+@check("mp4 webm mkv mov avi m4v 3gp flv ts mpeg wmv ogv")
 def _video(out, sample, target):
     _media(out, sample, target, "video")
 
