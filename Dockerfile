@@ -18,13 +18,15 @@ ENV DEBIAN_FRONTEND=noninteractive PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CH
 RUN apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends python3 python3-venv python3-dev gcc libc6-dev pkg-config \
  && rm -rf /var/lib/apt/lists/*
-COPY requirements.lock /tmp/requirements.lock
+COPY requirements.lock pyproject.toml scripts/prune_test_deps.py /tmp/
 # Debian's python3 in both stages, so the venv's interpreter link holds in the runtime one.
 # Behind a TLS-inspecting proxy, pass its CA bundle: --secret id=ca-bundle,src=<bundle>.
+# The one lock file includes the test extra; what only the tests use is removed again.
 RUN --mount=type=secret,id=ca-bundle,required=false \
     python3 -m venv /opt/venv \
  && if [ -s /run/secrets/ca-bundle ]; then export PIP_CERT=/run/secrets/ca-bundle; fi \
- && /opt/venv/bin/pip install -q --require-hashes -r /tmp/requirements.lock
+ && /opt/venv/bin/pip install -q --require-hashes -r /tmp/requirements.lock \
+ && /opt/venv/bin/python /tmp/prune_test_deps.py /tmp/pyproject.toml --uninstall > /dev/null
 
 # --- runtime: the converters' tools, nginx, the venv and the code --------------------
 FROM ${BASE_IMAGE} AS runtime
@@ -71,7 +73,7 @@ RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput -v0 \
 USER 10001:10001
 EXPOSE 8000 8080
 VOLUME ["/tmp"]
-HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \
   CMD ["/app/scripts/docker-entrypoint.sh", "healthcheck"]
 ENTRYPOINT ["/app/scripts/docker-entrypoint.sh"]
 CMD ["web"]

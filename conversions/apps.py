@@ -10,7 +10,7 @@ class ConversionsConfig(AppConfig):
 
         # Layer d of the sandbox: before any secret is used, so no same-uid tool can read
         # this process's /proc/<pid>/environ or memory (web, workers, scheduler alike).
-        from .engine.sandbox import make_nondumpable
+        from conversions.engine.sandbox import make_nondumpable
 
         make_nondumpable()
 

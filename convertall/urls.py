@@ -16,6 +16,7 @@ urlpatterns = [
     # The split view serves Swagger UI's start-up script as a file: no inline script under the CSP.
     path("api/docs", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("conversions.api.urls")),
+    path("api/v1/", include("filters.urls")),
     path("api/", include(legacy_urlpatterns)),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),

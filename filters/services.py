@@ -4,30 +4,30 @@ A filter job (kind `filter`) goes to the `filters` queue; its uploads are
 stored as `uploads/<job>/source-<n>.<ext>` (several only for merge). A
 convert job may carry operations too: they run on the converted file in the
 same job (`apply_after_convert`), the conversion taking the first half of
-the progress bar.
+the progress bar. Jobs are created, run and ended by the one lifecycle in
+conversions/jobs/; this module validates filter jobs and registers how
+operations run (FilterOperations).
 """
 
 import logging
-import os
 import time
 
-from django.db import transaction
-
-from conversions.jobs import admission
-from conversions.engine import formats
-from conversions.ops import metrics
-from conversions.engine import sniff
-from conversions.files import storage
+from conversions.engine import formats, sniff
 from conversions.engine.context import ConversionContext
-from conversions.errors import BadRequest, ConversionFailed, TransientError, UnsupportedType
-from conversions.models import ACTIVE_STATUSES, Job
-from conversions.jobs import result_cache as cache
+from conversions.errors import BadRequest, ConversionFailed, UnsupportedType
+from conversions.files import storage
+from conversions.jobs import result_cache
+from conversions.jobs.operations import Operations
+from conversions.jobs.quotas import enforce
+from conversions.jobs.create import job_submit
+from conversions.jobs.services import fetch_sources
+from conversions.models import Job
 from filters.pipeline import filter_sources, output_format, run_chain
 from filters.vocabulary import OperationError, clean_operations, family_of, parse_operations
+from filters.vocabulary import operations as vocabulary_registry
 
 logger = logging.getLogger(__name__)
 
-MAX_WAIT_SECONDS = 60
 MAX_FILES = 20
 
 
@@ -49,10 +49,7 @@ def _identify(uploads):
 
 def filter_job_create(*, uploads, operations, target_format="", owner=None, session_key="", client_ip=None,
                       use_cache=True):
-    """Validate uploads and operations, then store and enqueue a filter job (or reuse a result)."""
-    from conversions.jobs.services import event, job_enqueue
-    from conversions.jobs.quotas import admitted, enforce
-
+    """A filter job: validate every upload and operation, then submit it through the one lifecycle."""
     enforce(user=owner, client_ip=client_ip, session_key=session_key)  # early 429, before any work
     uploads = [u for u in uploads if u is not None]
     if not uploads:
@@ -67,8 +64,7 @@ def filter_job_create(*, uploads, operations, target_format="", owner=None, sess
     fmt, mime = found[0]
     family = family_of(fmt)
     ops = clean_operations(raw_ops, family, files=len(uploads))
-    target = _target(target_format)
-    out_fmt = output_format(family, fmt, target, ops)
+    out_fmt = output_format(family, fmt, _target(target_format), ops)
     first = uploads[0]
     job = Job(
         kind=Job.Kind.FILTER, family="filters", converter="filters", source_format=fmt, target_format=out_fmt,
@@ -77,33 +73,15 @@ def filter_job_create(*, uploads, operations, target_format="", owner=None, sess
         owner=owner if owner is not None and owner.is_authenticated else None, session_key=session_key or "",
         client_ip=client_ip,
     )
-    job.cache_key = cache.cache_key(
+    job.source_keys = [f"uploads/{job.id}/source-{n}.{fmt_}" for n, (fmt_, _) in enumerate(found, start=1)]
+    job.source_key = job.source_keys[0]
+    job.cache_key = result_cache.cache_key(
         hashes=[getattr(u, "sha256", "") for u in uploads], kind=job.kind, source_format=fmt,
         target_format=out_fmt, operations=ops,
     )
-    if use_cache and (hit := cache.reuse(job)) is not None:
-        metrics.job_reused(hit)
-        return hit
-    admission.check_queue(job.family)  # 503 before the uploads are stored
-    job.source_keys = [f"uploads/{job.id}/source-{n}.{fmt_}" for n, (fmt_, _) in enumerate(found, start=1)]
-    job.source_key = job.source_keys[0]
-    stored = []
-    try:
-        # Storage first, outside any transaction: a row never points at a missing file.
-        for key, upload in zip(job.source_keys, uploads):
-            storage.save_file(storage.uploads(), key, upload)
-            stored.append(key)
-        with admitted(job):  # the quotas, counted and kept atomically with this insert
-            job.save(force_insert=True)
-            names = ",".join(o["op"] for o in ops)
-            event(job.id, "created", f"{fmt} -> {out_fmt}: {names} ({job.source_size} bytes)", operations=names)
-            transaction.on_commit(lambda: job_enqueue(job))
-            transaction.on_commit(lambda: metrics.job_created(job))
-    except Exception:
-        for key in stored:
-            storage.delete_quietly(storage.uploads(), key)
-        raise
-    return job
+    names = ",".join(o["op"] for o in ops)
+    message = f"{fmt} -> {out_fmt}: {names} ({job.source_size} bytes)"
+    return job_submit(job, uploads, use_cache=use_cache, message=message, operations=names)
 
 
 def _target(target_format):
@@ -115,101 +93,51 @@ def _target(target_format):
     return target
 
 
-def plan_for_convert(target, operations):
-    """Validate operations to run after a conversion to `target`; the cleaned list."""
-    raw_ops = parse_operations(operations)
-    if not raw_ops:
-        return []
-    family = family_of(target)
-    if family is None:
-        raise OperationError(
-            f"operations cannot be applied to {target} results (they apply to images, audio, video and PDF).",
-            code="invalid_operations",
+# --- Running: registered with the job lifecycle (filters/apps.py) ----------------------------
+
+
+class FilterOperations(Operations):
+    """How the job lifecycle plans and runs operations; conversions/ never imports filters/."""
+
+    vocabulary = vocabulary_registry
+
+    def family_of(self, fmt):
+        return family_of(fmt)
+
+    def create_job(self, **kwargs):
+        return filter_job_create(**kwargs)
+
+    def plan_for_convert(self, target, operations):
+        """Validate operations to run after a conversion to `target`; the cleaned list."""
+        raw_ops = parse_operations(operations)
+        if not raw_ops:
+            return []
+        family = family_of(target)
+        if family is None:
+            raise OperationError(
+                f"operations cannot be applied to {target} results (they apply to images, audio, video and PDF).",
+                code="invalid_operations",
+            )
+        ops = clean_operations(raw_ops, family, files=1)
+        output_format(family, target, target, ops)
+        return ops
+
+    def run_job(self, job, workdir, budget):
+        """The filter counterpart of a conversion: (seconds, output path, output format)."""
+        sources = fetch_sources(job, workdir)
+        ctx = ConversionContext(
+            workdir=workdir, source_path=sources[0], source_format=job.source_format,
+            target_format=job.target_format, options=job.options, job_id=job.id, budget=budget,
         )
-    ops = clean_operations(raw_ops, family, files=1)
-    output_format(family, target, target, ops)
-    return ops
+        started = time.monotonic()
+        out, out_fmt = run_chain(ctx, sources, job.source_format, job.target_format, job.operations)
+        return time.monotonic() - started, out, out_fmt
 
-
-# --- Running ------------------------------------------------------------------
-
-
-def run_filter_job(job, workdir, budget=None):
-    """The filter counterpart of services._convert: (seconds, output path, output format)."""
-    sources = []
-    for n, key in enumerate(job.source_keys or [job.source_key], start=1):
-        path = workdir / f"source-{n}.{key.rsplit('.', 1)[-1]}"
-        try:
-            _fetch(key, path)
-        except FileNotFoundError:
-            raise ConversionFailed("The uploaded file is no longer stored; upload it again.", code="source_missing") from None
-        except OSError as exc:
-            # The OS error names server paths: log it, tell the user something they can use.
-            logger.warning("reading the upload failed job=%s: %s", job.pk, exc)
-            raise TransientError("The uploaded file could not be read from storage.") from exc
-        sources.append(path)
-    ctx = ConversionContext(
-        workdir=workdir, source_path=sources[0], source_format=job.source_format,
-        target_format=job.target_format, options=job.options, job_id=job.id, budget=budget,
-    )
-    started = time.monotonic()
-    out, out_fmt = run_chain(ctx, sources, job.source_format, job.target_format, job.operations)
-    return time.monotonic() - started, out, out_fmt
-
-
-def _fetch(key, path):
-    """The upload into the work dir: a hard link on local storage (the tools only read it), else a copy."""
-    uploads = storage.uploads()
-    if storage.is_local(uploads):
-        try:
-            os.link(uploads.path(key), path)
-            return
-        except FileNotFoundError:
-            raise
-        except OSError:  # another file system: copy
-            pass
-    storage.fetch_to(uploads, key, path)
-
-
-def apply_after_convert(ctx, job, out_path, out_fmt):
-    """Run a convert job's operations on its converted file; (path, format)."""
-    if family_of(out_fmt) is None:
-        raise ConversionFailed(
-            f"The conversion produced a {out_fmt} file; operations cannot be applied to it.", code="invalid_operation"
-        )
-    return run_chain(ctx, [out_path], out_fmt, out_fmt, job.operations, span=(50, 100))
-
-
-# --- Waiting --------------------------------------------------------------------
-
-
-def parse_wait(raw):
-    if raw in (None, ""):
-        return 0
-    try:
-        seconds = float(raw)
-    except (TypeError, ValueError):
-        seconds = -1
-    if not 0 <= seconds <= MAX_WAIT_SECONDS:
-        raise BadRequest(f"'wait' must be a number of seconds from 0 to {MAX_WAIT_SECONDS}.", code="invalid_wait")
-    return seconds
-
-
-def wait_for_job(job_id, seconds):
-    """The finished job, polling its row until `seconds` pass; None if still active.
-
-    The web thread only sleeps and reads: the job runs on a worker (a thread
-    of this process in the embedded default, another process otherwise), so
-    nothing here holds a lock or a transaction that the worker needs.
-    """
-    deadline = time.monotonic() + seconds
-    delay = 0.01
-    while True:
-        job = Job.objects.filter(pk=job_id).first()
-        if job is None or job.status not in ACTIVE_STATUSES:
-            return job
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return None
-        time.sleep(min(delay, left))
-        delay = min(delay * 1.5, 0.2)
+    def apply_after_convert(self, ctx, job, out_path, out_fmt):
+        """Run a convert job's operations on its converted file; (path, format)."""
+        if family_of(out_fmt) is None:
+            raise ConversionFailed(
+                f"The conversion produced a {out_fmt} file; operations cannot be applied to it.",
+                code="invalid_operation",
+            )
+        return run_chain(ctx, [out_path], out_fmt, out_fmt, job.operations, span=(50, 100))

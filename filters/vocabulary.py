@@ -15,10 +15,10 @@ import threading
 from dataclasses import dataclass
 
 from conversions.engine import formats
+from conversions.jobs.operations import MAX_OPERATIONS
 from conversions.errors import BadRequest
 
 FAMILIES = ("image", "audio", "video", "pdf")
-MAX_OPERATIONS = 20
 
 _CATEGORY_FAMILY = {"image": "image", "audio": "audio", "video": "video", "pdf": "pdf"}
 

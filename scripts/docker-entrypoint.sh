@@ -81,7 +81,8 @@ case "$process" in
       nginx) port="${NGINX_PORT:-8080}" ;;
       *) exit 0 ;;
     esac
-    exec "$PY" -c "import sys, urllib.request as u; sys.exit(0 if u.urlopen('http://127.0.0.1:$port/health', timeout=3).status == 200 else 1)" ;;
+    # -I -S: no site-packages to scan, so a loaded machine still answers within the timeout.
+    exec "$PY" -I -S -c "import sys, urllib.request as u; sys.exit(0 if u.urlopen('http://127.0.0.1:$port/health', timeout=3).status == 200 else 1)" ;;
   *)
     exec "$process" "$@" ;;
 esac

@@ -135,8 +135,13 @@ run_task() {
     fi
     sleep 1
   done
-  podman healthcheck run convertall-check-web && echo "HEALTHCHECK (web): healthy"
-  podman healthcheck run convertall-check-nginx && echo "HEALTHCHECK (nginx): healthy"
+  local c
+  for c in web nginx; do
+    # Three tries, as the HEALTHCHECK's own retries (a busy shared machine can be slow).
+    podman healthcheck run "convertall-check-$c" || podman healthcheck run "convertall-check-$c" \
+      || podman healthcheck run "convertall-check-$c" || { echo "HEALTHCHECK ($c) failed" >&2; exit 1; }
+    echo "HEALTHCHECK ($c): healthy"
+  done
 }
 
 need_tools

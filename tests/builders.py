@@ -27,3 +27,15 @@ SVG = b"""<?xml version="1.0" encoding="UTF-8"?>
   <circle cx="60" cy="40" r="25" fill="#ffcc00"/>
 </svg>
 """
+
+
+def wait_until(predicate, timeout=20):
+    """True once predicate() is, polling every 50 ms; False after `timeout` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False

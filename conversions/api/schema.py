@@ -8,10 +8,11 @@ their answers from the selectors. A schemathesis run against a live server
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiRequest, OpenApiResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiRequest, OpenApiResponse, extend_schema
 from rest_framework import serializers
 
-from filters.vocabulary import MAX_OPERATIONS
+from conversions.jobs import operations as job_operations
+from conversions.jobs.operations import MAX_OPERATIONS
 from conversions.models import Job, JobStatus
 
 V1 = "/api/v1/"
@@ -148,21 +149,48 @@ class TargetFormatFieldSchema(OpenApiSerializerFieldExtension):
         return {"type": "string", "enum": _target_formats()}
 
 
-class OperationNameField(serializers.CharField):
-    """Described as one of the filter vocabulary's operation names."""
+class OperationCallField(serializers.DictField):
+    """One operation object, described per operation from the filter vocabulary."""
 
 
-class OperationNameFieldSchema(OpenApiSerializerFieldExtension):
-    target_class = OperationNameField
+_JSON_TYPES = {"int": "integer", "float": "number", "str": "string", "bool": "boolean"}
+
+
+def _param_schema(param):
+    out = {"type": _JSON_TYPES[param["type"]]}
+    if param["type"] == "str":
+        out.update(minLength=1, pattern=r"\S")
+    for key, name in (("min", "minimum"), ("max", "maximum"), ("choices", "enum"), ("default", "default"),
+                      ("help", "description")):
+        if key in param:
+            out[name] = param[key]
+    return out
+
+
+def operation_schemas():
+    """An object schema per (family, operation): its `op` name and its parameters, nothing else."""
+    vocabulary = job_operations.current().vocabulary
+    out = []
+    for family, ops in (vocabulary.catalog() if vocabulary else {}).items():
+        for op in ops:
+            params = {p["name"]: _param_schema(p) for p in op["params"]}
+            out.append({
+                "type": "object",
+                "title": f"{family} {op['op']}",
+                "description": op["help"],
+                "properties": {"op": {"type": "string", "enum": [op["op"]]}, **params},
+                "required": ["op", *(p["name"] for p in op["params"] if p["required"])],
+                "additionalProperties": False,
+            })
+    return out
+
+
+class OperationCallFieldSchema(OpenApiSerializerFieldExtension):
+    # Read when the schema is built: every operation the vocabulary registered.
+    target_class = OperationCallField
 
     def map_serializer_field(self, auto_schema, direction):
-        from filters.vocabulary import operations
-
-        return {"type": "string", "enum": operations.names()}
-
-
-class OperationCallSerializer(serializers.Serializer):
-    op = OperationNameField(help_text="The operation's name; its other keys are its parameters.")
+        return {"anyOf": operation_schemas()}
 
 
 _OPTIONS_HELP = "The converter's options, e.g. {\"quality\": \"best\"}; GET /api/v1/formats lists them per pair."
@@ -176,7 +204,7 @@ class ConvertSerializer(serializers.Serializer):
     )
     options = serializers.DictField(required=False, help_text=_OPTIONS_HELP)
     operations = serializers.ListField(
-        child=OperationCallSerializer(), required=False, max_length=MAX_OPERATIONS,
+        child=OperationCallField(), required=False, max_length=MAX_OPERATIONS,
         help_text="Filters to apply after converting, " + _OPERATIONS_HELP,
     )
 
@@ -186,7 +214,7 @@ class FilterSerializer(serializers.Serializer):
         child=serializers.FileField(), min_length=1, help_text="The file; several only for operations that merge."
     )
     operations = serializers.ListField(
-        child=OperationCallSerializer(), min_length=1, max_length=MAX_OPERATIONS,
+        child=OperationCallField(), min_length=1, max_length=MAX_OPERATIONS,
         help_text="The operations, in order, " + _OPERATIONS_HELP,
     )
     targetFormat = TargetFormatField(required=False, help_text="Convert the result to this format too.")
@@ -280,6 +308,7 @@ class ApiSchema(AutoSchema):
         if legacy:
             twin = V1 + path[len(LEGACY):]
             operation["operationId"] += "_legacy"
+            operation["summary"] = f"{operation.get('summary', '')} (alias)".strip()
             operation["description"] = f"The same as `{self.method.upper()} {twin}` (kept for older scripts)."
         return operation
 
@@ -306,3 +335,19 @@ def job_links(legacy=False):
         }
         for name, (op_id, description) in _JOB_LINKS.items()
     }
+
+
+def submit(operation_id, summary, serializer):
+    """The schema of an endpoint that creates a job (convert, filter): 202, or 200 with ?wait=N."""
+    return extend_schema(
+        operation_id=operation_id,
+        tags=["Convert and filter"],
+        summary=summary,
+        request=multipart(serializer),
+        parameters=[WAIT, CACHE, *SUBMIT_HEADERS],
+        responses={
+            202: OpenApiResponse(JobAcceptedSerializer, description="Accepted: the job is queued."),
+            200: OpenApiResponse(JobStatusSerializer, description="With ?wait=N: the job ended in time."),
+            **SUBMIT_ERRORS,
+        },
+    )

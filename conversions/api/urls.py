@@ -1,12 +1,9 @@
 from django.urls import path
 
-from filters.api import FilterView, OperationsView
 from conversions.api import views
 
 urlpatterns = [
     path("convert", views.ConvertView.as_view(), name="api-convert"),
-    path("filter", FilterView.as_view(), name="api-filter"),
-    path("operations", OperationsView.as_view(), name="api-operations"),
     path("status/<str:job_id>", views.StatusView.as_view(), name="api-status"),
     path("download/<str:job_id>", views.DownloadView.as_view(), name="api-download"),
     path("jobs", views.JobsListView.as_view(), name="api-jobs"),

@@ -16,8 +16,11 @@ from conversions.errors import BadRequest, Gone, NotFound, NotReady
 from conversions.models import Job, JobStatus
 from conversions.engine.registry import registry
 from conversions.jobs.selectors import job_get_visible, job_status_payload, parse_job_id, public_payload
-from conversions.jobs.services import job_create, job_delete
+from conversions.jobs.create import job_create
+from conversions.jobs.services import job_delete
 from conversions.api import schema
+from conversions.api.answers import job_answer, session_key, use_cache
+from conversions.jobs.waiting import parse_wait
 from conversions.api.throttles import SubmitThrottle
 
 def parse_json_field(data, name, default, kind):
@@ -35,32 +38,13 @@ def parse_json_field(data, name, default, kind):
     return raw
 
 
-def session_key(request):
-    session = getattr(request, "session", None)
-    return session.session_key if session is not None and session.session_key else ""
-
-
 class ConvertView(APIView):
     throttle_classes = [SubmitThrottle]
 
     creates_job = True  # the schema links its jobId to status, download and delete
 
-    @extend_schema(
-        operation_id="convert",
-        tags=["Convert and filter"],
-        summary="Convert a file",
-        request=schema.multipart(schema.ConvertSerializer),
-        parameters=[schema.WAIT, schema.CACHE, *schema.SUBMIT_HEADERS],
-        responses={
-            202: OpenApiResponse(schema.JobAcceptedSerializer, description="Accepted: the job is queued."),
-            200: OpenApiResponse(schema.JobStatusSerializer, description="With ?wait=N: the job ended in time."),
-            **schema.SUBMIT_ERRORS,
-        },
-    )
+    @schema.submit("convert", "Convert a file", schema.ConvertSerializer)
     def post(self, request):
-        from filters.api import job_answer, use_cache
-        from filters.services import parse_wait
-
         wait = parse_wait(request.query_params.get("wait"))
         options = parse_json_field(request.data, "options", {}, "an object")
         job = job_create(

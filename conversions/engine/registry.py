@@ -46,6 +46,11 @@ class Option:
     min: float | None = None
     max: float | None = None
     choices: tuple | None = None
+    # How the pages show it: a plain-words label, words for each choice, and
+    # whether it is an expert setting folded under "Advanced" (the API takes all alike).
+    label: str = ""
+    choice_labels: tuple | None = None
+    advanced: bool = False
 
     def clean(self, value, where):
         if self.type is bool:
@@ -78,6 +83,10 @@ class Option:
         for key in ("default", "min", "max", "choices"):
             if getattr(self, key) is not None:
                 out[key] = list(self.choices) if key == "choices" else getattr(self, key)
+        if self.label:
+            out["label"] = self.label
+        if self.advanced:
+            out["advanced"] = True
         return out
 
 

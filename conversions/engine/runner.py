@@ -22,8 +22,7 @@ from pathlib import Path
 from django.conf import settings
 
 from conversions.errors import Canceled, ConversionFailed, TransientError
-
-from . import sandbox
+from conversions.engine import sandbox
 
 logger = logging.getLogger(__name__)
 

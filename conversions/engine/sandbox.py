@@ -33,7 +33,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from . import sandbox_exec
+from conversions.engine import sandbox_exec
 
 logger = logging.getLogger(__name__)
 

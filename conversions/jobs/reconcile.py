@@ -132,3 +132,37 @@ def purge_old_uploads(now=None):
         count += Job.objects.filter(pk=job_id, source_key=key).update(source_key="", updated_at=timezone.now())
     logger.info("purge_old_uploads: deleted=%s", count)
     return count
+
+
+def remove_orphan_workdirs(work_dir=None):
+    """Remove the work dirs that workers killed mid-job left behind (`job-<id>-*` under WORK_DIR).
+
+    A dir is an orphan when its job is no longer running or its lease ran out
+    (the worker that made it is dead: a live one renews its lease every
+    second). Run when a worker starts, on the disk it shares with its siblings.
+    """
+    import shutil
+    import uuid
+    from pathlib import Path
+
+    root = Path(work_dir or settings.WORK_DIR)
+    if not root.is_dir():
+        return 0
+    dirs = {}
+    for path in root.glob("job-*"):
+        try:
+            dirs[path] = uuid.UUID(path.name[4:40])
+        except ValueError:
+            continue
+    alive = set(
+        Job.objects.filter(pk__in=set(dirs.values()), status=JobStatus.RUNNING, lease_until__gte=timezone.now())
+        .values_list("pk", flat=True)
+    )
+    removed = 0
+    for path, job_id in dirs.items():
+        if job_id not in alive:
+            shutil.rmtree(path, ignore_errors=True)
+            removed += 1
+    if removed:
+        logger.info("removed %s work dirs of dead workers' jobs under %s", removed, root)
+    return removed

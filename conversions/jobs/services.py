@@ -1,4 +1,4 @@
-"""Services that write: create, run, finish, cancel and purge jobs.
+"""Services that write: run, finish, retry, cancel and purge jobs (creating them: create.py).
 
 The database row is the truth; the queue only carries job ids. Every state
 change is one conditional UPDATE so that two deliveries of one message, or a
@@ -17,96 +17,24 @@ from django.db.models import F
 from django.utils import timezone
 from dramatiq.middleware.time_limit import TimeLimitExceeded
 
-from conversions.jobs import admission
-from conversions.jobs import failures
 from conversions.engine import formats
-from conversions.ops import metrics
-from conversions.engine import sniff
-from conversions.files import storage
-from conversions.jobs.budget import JobBudget, time_limit_seconds
-from conversions.jobs.status_cache import job_changed
 from conversions.engine.context import ConversionContext
-from conversions.errors import BadRequest, Canceled, ConversionFailed, TransientError, UnsupportedType
-from conversions.models import ACTIVE_STATUSES, Job, JobEvent, JobStatus
 from conversions.engine.registry import registry
+from conversions.errors import Canceled, ConversionFailed, TransientError
+from conversions.files import storage
+from conversions.jobs import failures
+from conversions.jobs import operations as job_operations
+from conversions.jobs.budget import JobBudget, time_limit_seconds
+from conversions.jobs.quotas import retention_hours
+from conversions.jobs.status_cache import job_changed
+from conversions.models import ACTIVE_STATUSES, Job, JobEvent, JobStatus
+from conversions.ops import metrics
 
 logger = logging.getLogger(__name__)
 
 
 def event(job_id, kind, message="", **data):
     JobEvent.objects.create(job_id=job_id, kind=kind, message=message[:2000], data=data)
-
-
-# --- Creating -----------------------------------------------------------------
-
-
-def resolve_pair(upload, target_format, options):
-    """Sniff the upload and check the pair and options against the registry."""
-    fmt, mime = sniff.identify(upload.temporary_file_path(), upload.name, accepted=set(registry.sources()))
-    target = formats.normalize(target_format)
-    valid = registry.targets(fmt)
-    if not target_format:
-        raise BadRequest(f"targetFormat is required. {fmt} converts to: {', '.join(valid)}.", code="missing_target")
-    converter = registry.find(fmt, target) if target else None
-    if converter is None:
-        raise BadRequest(
-            f"Cannot convert {fmt} to {target_format}. Valid targets for {fmt}: {', '.join(valid) or 'none'}.",
-            code="unsupported_conversion",
-        )
-    return fmt, mime, target, converter, converter.clean_options(fmt, target, options)
-
-
-def job_create(
-    *, upload, target_format, options=None, owner=None, session_key="", client_ip=None, operations=None, use_cache=True
-):
-    """Validate an upload, store it and enqueue its job once the row is committed."""
-    from conversions.jobs import result_cache
-    from filters.services import plan_for_convert
-    from conversions.jobs.quotas import admitted, enforce
-
-    enforce(user=owner, client_ip=client_ip, session_key=session_key)  # early 429, before any work
-    if upload is None:
-        raise BadRequest("Attach the file to convert as the multipart field 'file'.", code="missing_file")
-    if upload.size == 0:
-        raise UnsupportedType("The uploaded file is empty.", code="empty_file")
-    fmt, mime, target, converter, cleaned = resolve_pair(upload, target_format, options)
-    ops = plan_for_convert(target, operations)  # 400 before anything is stored
-    job = Job(
-        family=converter.family,
-        converter=converter.name,
-        source_format=fmt,
-        target_format=target,
-        options=cleaned,
-        original_filename=storage.safe_filename(upload.name, default=f"file.{fmt}"),
-        source_size=upload.size,
-        source_sha256=getattr(upload, "sha256", ""),
-        detected_type=mime,
-        owner=owner if owner is not None and owner.is_authenticated else None,
-        session_key=session_key or "",
-        client_ip=client_ip,
-        operations=ops,
-    )
-    job.cache_key = result_cache.cache_key(
-        hashes=[getattr(upload, "sha256", "")], kind=job.kind, source_format=fmt, target_format=target,
-        converter=converter.name, options=cleaned, operations=ops,
-    )
-    if use_cache and (hit := result_cache.reuse(job)) is not None:
-        metrics.job_reused(hit)
-        return hit
-    admission.check_queue(job.family)  # 503 before the upload is stored (a cached result needs no worker)
-    job.source_key = storage.source_key(job.id, fmt)
-    # Storage first, outside any transaction: a row never points at a missing file.
-    storage.save_file(storage.uploads(), job.source_key, upload)
-    try:
-        with admitted(job):  # the quotas, counted and kept atomically with this insert
-            job.save(force_insert=True)
-            event(job.id, "created", f"{fmt} -> {target} ({upload.size} bytes)", converter=converter.name)
-            transaction.on_commit(lambda: job_enqueue(job))
-            transaction.on_commit(lambda: metrics.job_created(job))
-    except Exception:
-        storage.delete_quietly(storage.uploads(), job.source_key)
-        raise
-    return job
 
 
 def job_enqueue(job):
@@ -252,23 +180,13 @@ def _work_dir():
 
 def _convert(job, workdir, budget):
     if job.kind == Job.Kind.FILTER:
-        from filters.services import run_filter_job
-
-        return run_filter_job(job, workdir, budget=budget)
+        return job_operations.current().run_job(job, workdir, budget)
     converter = registry.find(job.source_format, job.target_format)
     if converter is None:
         raise ConversionFailed(
             f"{job.source_format} -> {job.target_format} is not available on this server.", code="unsupported_conversion"
         )
-    source_path = workdir / f"source.{job.source_format}"
-    try:
-        storage.fetch_to(storage.uploads(), job.source_key, source_path)
-    except FileNotFoundError:
-        raise ConversionFailed("The uploaded file is no longer stored; upload it again.", code="source_missing") from None
-    except OSError as exc:
-        # The OS error names server paths: log it, tell the user something they can use.
-        logger.warning("reading the upload failed job=%s: %s", job.pk, exc)
-        raise TransientError("The uploaded file could not be read from storage.") from exc
+    (source_path,) = fetch_sources(job, workdir)
     ctx = ConversionContext(
         workdir=workdir,
         source_path=source_path,
@@ -287,21 +205,39 @@ def _convert(job, workdir, budget):
     out_path = Path(result) if result else ctx.output_path
     if not out_path.exists() or out_path.stat().st_size == 0:
         raise ConversionFailed(f"{converter.name} produced no output for this file.", code="empty_output")
+    tool = converter.tool or converter.name
     logger.info(
-        "converted job=%s family=%s tool=%s seconds=%.3f",
-        job.id,
-        job.family,
-        converter.tool or converter.name,
-        seconds,
-        extra={"tool": converter.tool or converter.name, "seconds": round(seconds, 3)},  # fields in JSON logs
-    )
+        "converted job=%s family=%s tool=%s seconds=%.3f", job.id, job.family, tool, seconds,
+        extra={"tool": tool, "seconds": round(seconds, 3)},  # fields in JSON logs
+    )  # fmt: skip
     out_fmt = ctx.output_format
     if job.operations:
-        from filters.services import apply_after_convert
-
-        out_path, out_fmt = apply_after_convert(ctx, job, out_path, out_fmt)
+        out_path, out_fmt = job_operations.current().apply_after_convert(ctx, job, out_path, out_fmt)
         seconds = time.monotonic() - t0
     return seconds, out_path, out_fmt
+
+
+def fetch_sources(job, workdir):
+    """Every upload of the job into its work dir, in order; storage faults in words a user can act on.
+
+    Named `source.<fmt>` (one upload) or `source-<n>.<fmt>` (several): the
+    extension is the sniffed format, never the user's.
+    """
+    keys = job.source_keys or [job.source_key]
+    paths = []
+    for n, key in enumerate(keys, start=1):
+        ext = key.rsplit(".", 1)[-1]
+        path = workdir / (f"source.{ext}" if len(keys) == 1 and job.kind == Job.Kind.CONVERT else f"source-{n}.{ext}")
+        try:
+            storage.fetch_to(storage.uploads(), key, path)
+        except FileNotFoundError:
+            raise ConversionFailed("The uploaded file is no longer stored; upload it again.", code="source_missing") from None
+        except OSError as exc:
+            # The OS error names server paths: log it, tell the user something they can use.
+            logger.warning("reading the upload failed job=%s: %s", job.pk, exc)
+            raise TransientError("The uploaded file could not be read from storage.") from exc
+        paths.append(path)
+    return paths
 
 
 def _store_output(job, out_path, out_fmt):
@@ -344,8 +280,6 @@ def _succeed(job, converter_seconds, wall_seconds):
 
 
 def _retention_hours(job):
-    from conversions.jobs.quotas import retention_hours
-
     return retention_hours(job.owner_id)
 
 

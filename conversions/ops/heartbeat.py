@@ -81,6 +81,15 @@ class _Beat(threading.Thread):
             pass
 
 
+def _remove_orphan_workdirs():
+    from conversions.jobs.reconcile import remove_orphan_workdirs
+
+    try:
+        remove_orphan_workdirs()
+    except Exception:  # a database hiccup at start must not stop the worker
+        logger.exception("could not look for the work dirs of dead workers")
+
+
 class WorkerObservability(Middleware):
     def __init__(self):
         self._beat = None
@@ -91,6 +100,7 @@ class WorkerObservability(Middleware):
         self._beat = _Beat(worker)
         self._beat.start()
         logger.info("worker up queues=%s threads=%s", ",".join(self._beat.queues), self._beat.threads)
+        _remove_orphan_workdirs()
 
     def before_worker_shutdown(self, broker, worker):
         if self._beat is not None:

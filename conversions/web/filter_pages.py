@@ -1,8 +1,9 @@
 """Filter pages (resize an image, trim a video, compress a PDF...), read from the operation vocabulary.
 
 Like the converter pages these are derived on each request from one
-registry (`filters.vocabulary.operations`), never a list of their own; when
-the filters app is absent the site simply has no filter pages.
+registry (the operation vocabulary filters/ registers with the job lifecycle),
+never a list of their own; when the filters app is absent the site simply has
+no filter pages.
 """
 
 from dataclasses import dataclass
@@ -10,17 +11,15 @@ from dataclasses import dataclass
 from django.urls import reverse
 
 from conversions.engine import formats
+from conversions.jobs import operations as job_operations
 from conversions.web.pages import form_field
 
 FAMILY_TITLES = {"image": "Image", "audio": "Audio", "video": "Video", "pdf": "PDF"}
 
 
 def _vocabulary():
-    try:
-        from filters.vocabulary import operations
-    except ImportError:
-        return None
-    return operations
+    # Registered by filters/ with the job lifecycle; conversions/ never imports filters/.
+    return job_operations.current().vocabulary
 
 
 @dataclass(frozen=True)

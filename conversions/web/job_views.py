@@ -18,6 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from conversions.jobs import operations as job_operations
 from conversions.web import filter_pages
 from conversions.web import pages
 from conversions.api.throttles import SubmitThrottle
@@ -25,7 +26,8 @@ from conversions.web.clientip import client_ip
 from conversions.errors import ConvertAllError, error_body
 from conversions.models import ACTIVE_STATUSES, Job
 from conversions.jobs.selectors import job_get_visible, job_status_payload, public_payload
-from conversions.jobs.services import job_create, job_delete
+from conversions.jobs.create import job_create
+from conversions.jobs.services import job_delete
 from conversions.web.views import converter_context, filter_context
 
 logger = logging.getLogger(__name__)
@@ -146,12 +148,10 @@ def convert_submit(request):
 @never_cache
 @require_POST
 def filter_submit(request):
-    from filters.services import filter_job_create
-
     def create(post, page, caller):
         if page is None:
             raise ConvertAllError("Unknown filter; open a filter page and try again.", code="unknown_filter")
-        return filter_job_create(
+        return job_operations.current().create_job(
             uploads=request.FILES.getlist("file"), operations=[filter_pages.operation_from_form(page, post)], **caller
         )
 
@@ -204,9 +204,8 @@ def job_page(request, job_id):
 def _again_url(job):
     """Where "convert another file" goes: the page this kind of job came from."""
     if job.kind == Job.Kind.FILTER and job.operations:
-        from filters.vocabulary import family_of
-
-        page = filter_pages.resolve(f"{family_of(job.source_format)}-{job.operations[0].get('op', '')}")
+        family = job_operations.current().family_of(job.source_format)
+        page = filter_pages.resolve(f"{family}-{job.operations[0].get('op', '')}")
         return page.url if page else "/"
     pair, _ = pages.resolve(f"{job.source_format}-to-{job.target_format}")
     return pair.url if pair else "/"

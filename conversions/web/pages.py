@@ -242,15 +242,26 @@ def form_field(spec, prefix_id, prefix_name, **extra):
     field = {
         "id": f"{prefix_id}{spec.name}",
         "name": f"{prefix_name}{spec.name}",
-        "label": field_label(spec.name),
+        "label": getattr(spec, "label", "") or field_label(spec.name),
         "help": spec.help,
+        "advanced": getattr(spec, "advanced", False),
         **extra,
         "default": "" if spec.default is None else spec.default,
         "min": spec.min,
         "max": spec.max,
     }
+    words = getattr(spec, "choice_labels", None)
     if spec.choices:
-        field.update(input="select", choices=[str(c) for c in spec.choices], default=str(field["default"]))
+        values = [str(c) for c in spec.choices]
+        # A few choices with words of their own read best side by side (radio buttons), a default always set.
+        radio = words is not None and len(values) <= 4 and spec.default is not None
+        field.update(
+            input="radio" if radio else "select",
+            choices=list(zip(values, words or values)),
+            default=str(field["default"]),
+        )
+        if radio:
+            field["min"] = field["max"] = None  # a numeric alternative is for the API, not this form
     elif spec.type is bool:
         field["input"] = "checkbox"
     elif spec.type in (int, float):
@@ -263,3 +274,8 @@ def form_field(spec, prefix_id, prefix_name, **extra):
 def option_fields(pair):
     """The converter's Options as form field descriptions for the template."""
     return [form_field(opt, "opt-", "opt_") for opt in pair.options]
+
+
+def split_fields(fields):
+    """(the fields people choose, the expert ones for the "Advanced" disclosure)."""
+    return [f for f in fields if not f["advanced"]], [f for f in fields if f["advanced"]]

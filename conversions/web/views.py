@@ -71,10 +71,12 @@ def catalog_version(groups):
 
 
 def converter_context(pair, **extra):
+    fields = pages.option_fields(pair)
     return {
         "pair": pair,
         "related": pages.related(pair),
-        "fields": pages.option_fields(pair),
+        "fields": fields,
+        "field_groups": pages.split_fields(fields),
         "accept": accept_attr(pair.source),
         "canonical": reverse("converter", args=[pair.slug]),
         "cacheable": True,
@@ -101,9 +103,11 @@ def filter_detail(request, slug):
 
 
 def filter_context(page, **extra):
+    fields = filter_pages.param_fields(page)
     return {
         "page": page,
-        "fields": filter_pages.param_fields(page),
+        "fields": fields,
+        "field_groups": pages.split_fields(fields),
         "related": [p for p in filter_pages.all_filters() if p.family == page.family and p.slug != page.slug],
         "canonical": reverse("filter-page", args=[page.slug]),
         "cacheable": True,

@@ -14,6 +14,7 @@ from django.conf import settings
 
 from conversions.errors import BadRequest, ConversionFailed
 from conversions.engine.registry import Converter, Option, register
+from media import quality
 from media.ffmpeg import plans
 from media.ffmpeg.probe import check_caps, probe, run_limits
 from media.ffmpeg.progress import ProgressWatcher
@@ -33,19 +34,26 @@ RATES_OF = {"opus": OPUS_SAMPLE_RATES, "ac3": (32000, 44100, 48000), "mp2": (320
 
 
 def _sample_rate(choices=SAMPLE_RATES):
-    return Option("sampleRate", int, "Audio sample rate in Hz", choices=choices)
+    return Option("sampleRate", int, "Audio sample rate in Hz", choices=choices, label="Sample rate (Hz)", advanced=True)
 
 
-AUDIO_BITRATE = Option("audioBitrate", int, "Audio bitrate in kbit/s", min=8, max=512)
-CHANNELS = Option("channels", int, "Audio channels (1 = mono, 2 = stereo)", choices=(1, 2))
-WIDTH = Option("width", int, "Output width in pixels (height follows the aspect ratio unless given)", min=16, max=7680)
-HEIGHT = Option("height", int, "Output height in pixels (width follows the aspect ratio unless given)", min=16, max=4320)
-FPS = Option("fps", int, "Output frames per second", min=1, max=120)
-VIDEO_BITRATE = Option("videoBitrate", int, "Video bitrate in kbit/s (instead of crf)", min=50, max=100_000)
+QUALITY = quality.option()
+AUDIO_BITRATE = Option("audioBitrate", int, "Audio bitrate in kbit/s (instead of the quality's)", min=8, max=512,
+                       label="Audio bitrate (kbit/s)", advanced=True)
+CHANNELS = Option("channels", int, "Audio channels (1 = mono, 2 = stereo)", choices=(1, 2), label="Channels",
+                  choice_labels=("Mono", "Stereo"), advanced=True)
+WIDTH = Option("width", int, "Leave empty to keep the original size; the height follows the width", min=16, max=7680,
+               label="Width (pixels)")
+HEIGHT = Option("height", int, "Output height in pixels (width follows the aspect ratio unless given)", min=16, max=4320,
+                label="Height (pixels)", advanced=True)
+FPS = Option("fps", int, "Output frames per second", min=1, max=120, label="Frame rate (fps)", advanced=True)
+VIDEO_BITRATE = Option("videoBitrate", int, "Video bitrate in kbit/s (instead of the quality or crf)", min=50,
+                       max=100_000, label="Video bitrate (kbit/s)", advanced=True)
 
 
 def _crf(maximum, default):
-    return Option("crf", int, f"Video quality, 0 (best) to {maximum} (smallest); default {default}", min=0, max=maximum)
+    return Option("crf", int, f"Constant rate factor, 0 (best) to {maximum} (smallest); default {default}. "
+                  "Overrides the quality choice", min=0, max=maximum, label="Quality number (CRF)", advanced=True)
 
 
 class FfmpegConverter(Converter):
@@ -92,12 +100,14 @@ class VideoConverter(FfmpegConverter):
     def options_for(self, source, target):
         audio = (AUDIO_BITRATE, _sample_rate(OPUS_SAMPLE_RATES if target == "webm" else SAMPLE_RATES), CHANNELS)
         if target == "gif":
-            return (Option("width", int, "GIF width in pixels (default: up to 480)", min=16, max=1280),
-                    Option("fps", int, "GIF frames per second", default=10, min=1, max=30))
+            return (Option("width", int, "GIF width in pixels (default: up to 480)", min=16, max=1280,
+                           label="Width (pixels)"),
+                    Option("fps", int, "GIF frames per second", default=10, min=1, max=30,
+                           label="Frames per second"))
         if target in plans.QSCALE_TARGETS:
-            return (VIDEO_BITRATE, WIDTH, HEIGHT, FPS, *audio)
+            return (QUALITY, WIDTH, VIDEO_BITRATE, HEIGHT, FPS, *audio)
         crf = _crf(63, 33) if target == "webm" else _crf(51, 23)
-        return (crf, VIDEO_BITRATE, WIDTH, HEIGHT, FPS, *audio)
+        return (QUALITY, WIDTH, crf, VIDEO_BITRATE, HEIGHT, FPS, *audio)
 
     def clean_options(self, source, target, raw):
         cleaned = super().clean_options(source, target, raw)
@@ -143,7 +153,7 @@ class AudioConverter(FfmpegConverter):
         rate = _sample_rate(RATES_OF.get(target, SAMPLE_RATES))
         if target in plans.LOSSLESS_AUDIO:
             return (rate, CHANNELS)
-        return (AUDIO_BITRATE, rate, CHANNELS)
+        return (QUALITY, AUDIO_BITRATE, rate, CHANNELS)
 
     def check_streams(self, info, ctx):
         if info.audio is None:
@@ -173,8 +183,10 @@ class ThumbnailConverter(FfmpegConverter):
     name = "ffmpeg-thumbnail"
     pairs = _pairs(VIDEO_SOURCES, THUMBNAIL_TARGETS)
     options = (
-        Option("at", str, "When to take the frame: seconds ('12.5') or a share of the length ('25%')", default="10%"),
-        Option("width", int, "Image width in pixels (height follows the aspect ratio)", min=16, max=7680),
+        Option("at", str, "When to take the frame: seconds ('12.5') or a share of the length ('25%')", default="10%",
+               label="Moment of the frame"),
+        Option("width", int, "Leave empty to keep the video's size; the height follows", min=16, max=7680,
+               label="Width (pixels)"),
     )
     tracks_progress = False
 

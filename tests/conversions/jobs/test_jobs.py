@@ -14,7 +14,7 @@ from conversions.jobs import services
 from conversions.files import storage
 from conversions.errors import TransientError
 from conversions.models import Job, JobStatus
-from tests.builders import image_bytes, upload
+from tests.builders import image_bytes, upload, wait_until
 from tests.conftest import drain
 from tests.media.test_images import png_header_only
 
@@ -302,17 +302,6 @@ def test_uploads_go_after_upload_retention_while_outputs_stay(api, run_jobs, set
     assert api.get(f"/api/v1/download/{old.pk}").status_code == 200
     assert storage.uploads().exists(young.source_key)
     assert reconcile.purge_old_uploads() == 0
-
-
-def wait_until(predicate, timeout=20):
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.mark.django_db(transaction=True)

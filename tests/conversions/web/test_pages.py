@@ -65,7 +65,8 @@ def test_converter_page_has_title_description_form_options_and_canonical(client)
     assert "<h1>PNG to JPG converter</h1>" in html
     assert 'enctype="multipart/form-data"' in html and 'action="/convert?converter=png-to-jpg"' in html
     assert '<label for="file"' in html and 'id="file" name="file" type="file"' in html
-    assert 'name="opt_quality"' in html and 'min="1"' in html and 'max="100"' in html
+    assert 'type="radio" id="opt-quality-balanced" name="opt_quality" value="balanced" checked' in html
+    assert ">Smaller file</label>" in html and ">Best quality</label>" in html
     assert "How to convert PNG to JPG" in html
     assert 'href="/converters/png-to-webp"' in html  # related
 

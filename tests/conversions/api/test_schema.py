@@ -50,6 +50,11 @@ def test_file_is_a_required_binary_on_convert_and_filter(schema):
     filter_ = body_schema(schema, schema["paths"]["/api/v1/filter"]["post"])
     assert set(filter_["required"]) == {"file", "operations"}
     assert filter_["properties"]["operations"]["minItems"] == 1
+    # Each operation is described with its own parameters, as GET /api/v1/operations lists them.
+    choices = {c["title"]: c for c in filter_["properties"]["operations"]["items"]["anyOf"]}
+    resize = choices["image resize"]
+    assert resize["properties"]["op"]["enum"] == ["resize"] and resize["additionalProperties"] is False
+    assert resize["properties"]["width"]["type"] == "integer" and resize["properties"]["fit"]["enum"]
     encoding = schema["paths"]["/api/v1/convert"]["post"]["requestBody"]["content"]["multipart/form-data"]["encoding"]
     assert encoding["options"]["contentType"] == "application/json"
 
