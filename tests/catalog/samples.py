@@ -230,27 +230,6 @@ class Samples:
 
     # Audio and video
 
-    EXTRA_AUDIO = {"ac3": (["-c:a", "ac3"], "ac3"), "mp2": (["-c:a", "mp2"], "mp2"),
-                   "au": (["-c:a", "pcm_s16be"], "au"), "mka": (["-c:a", "flac"], "matroska")}
-
-    def _extra_audio(self, fmt):
-        codecs, muxer = self.EXTRA_AUDIO[fmt]
-        path = self.path(f"sample.{fmt}")
-        media_builders.ffmpeg("-f", "lavfi", "-i", media_builders.AUDIO.format(s=1), *codecs, "-f", muxer, path)
-        return Sample(path, fmt, seconds=MEDIA_SECONDS)
-
-    def _build_ac3(self):
-        return self._extra_audio("ac3")
-
-    def _build_mp2(self):
-        return self._extra_audio("mp2")
-
-    def _build_au(self):
-        return self._extra_audio("au")
-
-    def _build_mka(self):
-        return self._extra_audio("mka")
-
     def _media_sample(self, fmt):
         if self._media is None:
             folder = self.path("media")
