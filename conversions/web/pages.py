@@ -24,6 +24,9 @@ GROUPS = (
     ("audio", "Audio"),
     ("video", "Video"),
     ("pdf", "PDF tools"),
+    ("data", "Data"),
+    ("fonts", "Fonts"),
+    ("subtitles", "Subtitles"),
     ("filters", "Filters"),
 )
 _GROUP_OF_CATEGORY = {
@@ -36,6 +39,9 @@ _GROUP_OF_CATEGORY = {
     "presentation": "documents",
     "text": "documents",
     "ebook": "documents",
+    "data": "data",
+    "font": "fonts",
+    "subtitle": "subtitles",
 }
 
 
@@ -218,7 +224,7 @@ def popular():
     return [pages[slug] for slug in POPULAR if slug in pages]
 
 
-def related(pair, limit=12):
+def related(pair, limit=24):
     """Other pairs from the same source, then into the same target from the same family."""
     out = []
     pairs = all_pairs()
