@@ -110,6 +110,11 @@ FORMATS = {
         _f("ts", "video", "video/mp2t", ("video/MP2T", "application/octet-stream"), label="MPEG-TS"),
         # Archives (results of several files)
         _f("zip", "archive", "application/zip", label="ZIP"),
+        _f("tar", "archive", "application/x-tar", label="TAR"),
+        _f("tgz", "archive", "application/gzip", ("application/x-gzip",), aliases=("gz", "tar.gz"), label="TAR.GZ"),
+        _f("tbz2", "archive", "application/x-bzip2", aliases=("bz2", "tbz", "tar.bz2"), label="TAR.BZ2"),
+        _f("txz", "archive", "application/x-xz", aliases=("xz", "tar.xz"), label="TAR.XZ"),
+        _f("7z", "archive", "application/x-7z-compressed", label="7Z"),
         # Fonts
         _f("ttf", "font", "font/ttf", ("font/sfnt", "application/font-sfnt", "application/x-font-ttf"), label="TTF"),
         _f("otf", "font", "font/otf", ("application/vnd.ms-opentype", "font/sfnt", "application/font-sfnt"), label="OTF"),

@@ -32,6 +32,7 @@ CONVERTER_MODULES = [
     "conversions.documents.fonts",
     "conversions.documents.subtitles",
     "conversions.documents.data",
+    "conversions.documents.archive_formats",
 ]
 
 

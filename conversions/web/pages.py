@@ -27,6 +27,7 @@ GROUPS = (
     ("data", "Data"),
     ("fonts", "Fonts"),
     ("subtitles", "Subtitles"),
+    ("archives", "Archives"),
     ("filters", "Filters"),
 )
 _GROUP_OF_CATEGORY = {
@@ -42,6 +43,7 @@ _GROUP_OF_CATEGORY = {
     "data": "data",
     "font": "fonts",
     "subtitle": "subtitles",
+    "archive": "archives",
 }
 
 

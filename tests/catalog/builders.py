@@ -122,3 +122,38 @@ def make_psd(path, im):
     planes = b"".join(band.tobytes() for band in im.split())
     Path(path).write_bytes(header + struct.pack(">III", 0, 0, 0) + struct.pack(">H", 0) + planes)
     return Path(path)
+
+
+ARCHIVE_FILES = {"notes/heron.txt": "The grey heron waits\n", "readme.txt": "two files\n"}
+BSDTAR_WRITE = {"zip": ["--format", "zip"], "tar": ["--format", "pax"], "tgz": ["--format", "pax", "-z"],
+                "tbz2": ["--format", "pax", "-j"], "txz": ["--format", "pax", "-J"], "7z": ["--format", "7zip"]}
+
+
+def make_archive(path, fmt, files=None):
+    """ARCHIVE_FILES (or `files`) packed by bsdtar (libarchive) in the given format."""
+    import subprocess
+    import tempfile
+
+    files = files or ARCHIVE_FILES
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, text in files.items():
+            target = Path(tmp) / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+        tops = sorted({name.split("/")[0] for name in files})
+        subprocess.run(["bsdtar", "-cf", str(path), *BSDTAR_WRITE[fmt], "-C", tmp, *tops], check=True)
+    return Path(path)
+
+
+def archive_contents(path):
+    """{name: text} of every file in an archive, read by bsdtar into a scratch folder."""
+    import subprocess
+    import tempfile
+
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(["bsdtar", "-xf", str(path), "-C", tmp], check=True)
+        for file in Path(tmp).rglob("*"):
+            if file.is_file():
+                out[file.relative_to(tmp).as_posix()] = file.read_text()
+    return out

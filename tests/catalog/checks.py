@@ -267,3 +267,20 @@ def _data(out, sample, target):
     elif target == "tsv":
         assert "\t" in text.splitlines()[0]
     expect_marker(text, sample, target)
+
+
+# Archives
+
+
+@check("zip tar tgz tbz2 txz 7z")
+def _archive(out, sample, target):
+    from .builders import archive_contents
+
+    if target == "zip":
+        with zipfile.ZipFile(out) as zf:
+            assert zf.testzip() is None
+    contents = archive_contents(out)
+    if "files" in sample.extra:
+        assert contents == sample.extra["files"], f"the archive holds {sorted(contents)}"
+    else:
+        assert contents, "an empty archive"

@@ -228,6 +228,30 @@ class Samples:
     def _build_xml(self):
         return self._data("xml")
 
+    # Archives (bsdtar)
+
+    def _archive(self, fmt):
+        path = builders.make_archive(self.path(f"sample.{fmt}"), fmt)
+        return Sample(path, fmt, text=True, extra={"files": builders.ARCHIVE_FILES})
+
+    def _build_tar(self):
+        return self._archive("tar")
+
+    def _build_tgz(self):
+        return self._archive("tgz")
+
+    def _build_tbz2(self):
+        return self._archive("tbz2")
+
+    def _build_txz(self):
+        return self._archive("txz")
+
+    def _build_7z(self):
+        return self._archive("7z")
+
+    def _build_zip(self):
+        return self._archive("zip")
+
     # Audio and video
 
     def _media_sample(self, fmt):
