@@ -43,6 +43,7 @@ FORMATS = {
         _f("ico", "image", "image/vnd.microsoft.icon", ("image/x-icon",), label="ICO"),
         _f("avif", "image", "image/avif", label="AVIF"),
         _f("heic", "image", "image/heic", ("image/heif", "image/heic-sequence"), aliases=("heif",), label="HEIC"),
+        _f("apng", "image", "image/apng", ("image/png",), label="APNG"),
         _f("jxl", "image", "image/jxl", label="JPEG XL"),
         _f("jp2", "image", "image/jp2", ("image/jpx",), aliases=("j2k", "jpf"), label="JPEG 2000"),
         _f("tga", "image", "image/x-tga", ("image/x-targa", "image/x-icb"), label="TGA"),

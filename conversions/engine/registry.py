@@ -25,6 +25,7 @@ CONVERTER_MODULES = [
     "media.converters.images",
     "media.converters.images_more",
     "media.converters.av",
+    "media.converters.av_more",
     "conversions.documents.office",
     "conversions.documents.pandoc",
     "conversions.documents.pdf",

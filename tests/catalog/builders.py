@@ -125,6 +125,10 @@ def make_psd(path, im):
 
 
 ARCHIVE_FILES = {"notes/heron.txt": "The grey heron waits\n", "readme.txt": "two files\n"}
+
+
+def as_bytes(files):
+    return {name: text.encode() for name, text in files.items()}
 BSDTAR_WRITE = {"zip": ["--format", "zip"], "tar": ["--format", "pax"], "tgz": ["--format", "pax", "-z"],
                 "tbz2": ["--format", "pax", "-j"], "txz": ["--format", "pax", "-J"], "7z": ["--format", "7zip"]}
 
@@ -146,7 +150,7 @@ def make_archive(path, fmt, files=None):
 
 
 def archive_contents(path):
-    """{name: text} of every file in an archive, read by bsdtar into a scratch folder."""
+    """{name: bytes} of every file in an archive, read by bsdtar into a scratch folder."""
     import subprocess
     import tempfile
 
@@ -155,5 +159,5 @@ def archive_contents(path):
         subprocess.run(["bsdtar", "-xf", str(path), "-C", tmp], check=True)
         for file in Path(tmp).rglob("*"):
             if file.is_file():
-                out[file.relative_to(tmp).as_posix()] = file.read_text()
+                out[file.relative_to(tmp).as_posix()] = file.read_bytes()
     return out

@@ -118,6 +118,8 @@ def _pdf(out, sample, target):
 
 
 def open_image(out, target):
+    if target == "apng":
+        target = "png"
     if target == "heic":
         from pillow_heif import register_heif_opener
 
@@ -144,11 +146,11 @@ def _image(out, sample, target):
         assert im.size == sample.extra["frame_size"], f"size {im.size} differs from the video's frames"
 
 
-@check("gif")
+@check("gif apng")
 def _gif(out, sample, target):
     im = open_image(out, target)
-    if sample.seconds:  # a clip: an animation
-        assert getattr(im, "n_frames", 1) > 1, "a GIF from a clip should be animated"
+    if sample.seconds or target == "apng":  # from a clip: an animation
+        assert getattr(im, "n_frames", 1) > 1, f"a {target} from a clip should be animated"
     elif sample.size:
         assert im.size == sample.size
 
@@ -274,13 +276,18 @@ def _data(out, sample, target):
 
 @check("zip tar tgz tbz2 txz 7z")
 def _archive(out, sample, target):
-    from .builders import archive_contents
+    from .builders import archive_contents, as_bytes
 
     if target == "zip":
         with zipfile.ZipFile(out) as zf:
             assert zf.testzip() is None
     contents = archive_contents(out)
     if "files" in sample.extra:
-        assert contents == sample.extra["files"], f"the archive holds {sorted(contents)}"
+        assert contents == as_bytes(sample.extra["files"]), f"the archive holds {sorted(contents)}"
+    elif sample.seconds:  # a clip's frames
+        assert contents and all(name.endswith(".png") for name in contents)
+        first = out.parent / "first-frame.png"
+        first.write_bytes(contents[sorted(contents)[0]])
+        assert open_image(first, "png").size == sample.extra["frame_size"]
     else:
         assert contents, "an empty archive"

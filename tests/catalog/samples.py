@@ -111,6 +111,20 @@ class Samples:
         gradient().save(path, pil, **kwargs)
         return Sample(path, fmt, size=IMAGE_SIZE)
 
+    def _animation(self, fmt, pil):
+        from PIL import ImageOps
+
+        path = self.path(f"sample.{fmt}")
+        frames = [gradient(), ImageOps.invert(gradient()), ImageOps.mirror(gradient())]
+        frames[0].save(path, pil, save_all=True, append_images=frames[1:], duration=100, loop=0)
+        return Sample(path, fmt, size=IMAGE_SIZE, extra={"frames": 3})
+
+    def _build_gif(self):
+        return self._animation("gif", "GIF")
+
+    def _build_apng(self):
+        return self._animation("apng", "PNG")
+
     def _build_pgm(self):
         return self._grey("pgm")
 

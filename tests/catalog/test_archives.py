@@ -7,7 +7,7 @@ import pytest
 
 from conversions.errors import ConversionFailed
 
-from .builders import ARCHIVE_FILES, archive_contents, make_archive
+from .builders import ARCHIVE_FILES, archive_contents, as_bytes, make_archive
 from .helpers import api_convert, convert
 
 
@@ -80,7 +80,7 @@ def test_file_names_with_spaces_and_folders_survive(tmp_path):
     files = {"my notes/a heron.txt": "grey\n", "b.txt": "b\n"}
     src = make_archive(tmp_path / "spaces.7z", "7z", files)
     out, _ = convert(src, "tbz2", tmp_path / "work")
-    assert archive_contents(out) == files
+    assert archive_contents(out) == as_bytes(files)
 
 
 @pytest.mark.django_db
@@ -91,4 +91,4 @@ def test_a_tar_gz_upload_becomes_a_zip_through_the_api(api, run_jobs, tmp_path):
     assert status["result"]["filename"].endswith(".zip")
     out = tmp_path / "out.zip"
     out.write_bytes(data)
-    assert archive_contents(out) == ARCHIVE_FILES
+    assert archive_contents(out) == as_bytes(ARCHIVE_FILES)
