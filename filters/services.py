@@ -22,7 +22,7 @@ from conversions.jobs.quotas import enforce
 from conversions.jobs.create import job_submit
 from conversions.jobs.services import fetch_sources
 from conversions.models import Job
-from filters.pipeline import filter_sources, output_format, run_chain
+from filters.pipeline import SOURCES, filter_sources, output_format, run_chain
 from filters.vocabulary import OperationError, clean_operations, family_of, parse_operations
 from filters.vocabulary import operations as vocabulary_registry
 
@@ -106,6 +106,9 @@ class FilterOperations(Operations):
 
     def create_job(self, **kwargs):
         return filter_job_create(**kwargs)
+
+    def sources(self, family):
+        return tuple(sorted(SOURCES.get(family, ())))
 
     def plan_for_convert(self, target, operations):
         """Validate operations to run after a conversion to `target`; the cleaned list."""

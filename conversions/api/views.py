@@ -12,10 +12,17 @@ from rest_framework.views import APIView
 from conversions.files import storage
 from conversions.jobs.status_cache import cached_status, remember
 from conversions.web.clientip import client_ip
-from conversions.errors import BadRequest, Gone, NotFound, NotReady
-from conversions.models import Job, JobStatus
+from conversions.errors import BadRequest, Gone, NotFound
+from conversions.models import Job
 from conversions.engine.registry import registry
-from conversions.jobs.selectors import job_get_visible, job_status_payload, parse_job_id, public_payload
+from conversions.jobs.selectors import (
+    job_get_downloadable,
+    job_get_visible,
+    job_status_payload,
+    jobs_of_caller,
+    parse_job_id,
+    public_payload,
+)
 from conversions.jobs.create import job_create
 from conversions.jobs.services import job_delete
 from conversions.api import schema
@@ -128,15 +135,7 @@ class DownloadView(APIView):
         },
     )
     def get(self, request, job_id):
-        job = job_get_visible(job_id, request.user)
-        if job.status in (JobStatus.QUEUED, JobStatus.RUNNING):
-            raise NotReady(f"The job is {job.status} ({job.progress}%); poll its status until it succeeds.")
-        if job.status == JobStatus.FAILED:
-            raise NotReady(f"The job failed: {job.error_message}", code="job_failed")
-        if job.status == JobStatus.CANCELED:
-            raise Gone("The job was canceled; there is nothing to download.", code="canceled")
-        if job.status == JobStatus.EXPIRED or job.files_purged_at:
-            raise Gone("The result was deleted after its retention period; convert the file again.")
+        job = job_get_downloadable(job_id, request.user)
         out = storage.outputs()
         if not storage.is_local(out):
             url = storage.download_url(out, job.output_key, job.output_filename, job.output_content_type)
@@ -174,12 +173,7 @@ class JobsListView(APIView):
         responses={200: schema.JobsPageSerializer, **schema.errors(400, *schema.ALWAYS)},
     )
     def get(self, request):
-        if request.user.is_authenticated:
-            qs = Job.objects.filter(owner=request.user)
-        elif session_key(request):
-            qs = Job.objects.filter(owner__isnull=True, session_key=session_key(request))
-        else:
-            qs = Job.objects.none()
+        qs = jobs_of_caller(request.user, session_key(request))
         page = _positive_int(request.query_params.get("page"), 1, "page")
         size = min(_positive_int(request.query_params.get("pageSize"), 20, "pageSize"), 100)
         total = qs.count()

@@ -24,6 +24,10 @@ class Operations:
         """The operations family of a format (image, audio, video, pdf), or None."""
         return None
 
+    def sources(self, family):
+        """The formats a filter job of this family accepts (the pages' file picker offers these)."""
+        return ()
+
     def create_job(self, **kwargs):
         """A filter job from a page's form (the API posts to filters' own view)."""
         raise BadRequest("Filters are not available on this server.", code="unknown_filter")

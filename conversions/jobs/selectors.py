@@ -4,7 +4,7 @@ import uuid
 
 from django.urls import reverse
 
-from conversions.errors import NotFound
+from conversions.errors import Gone, NotFound, NotReady
 from conversions.models import Job, JobStatus
 
 
@@ -24,6 +24,29 @@ def job_get_visible(job_id, user):
     job = Job.objects.visible_to(user).filter(pk=parse_job_id(job_id)).first()
     if job is None:
         raise NotFound("No job with this id.", code="job_not_found")
+    return job
+
+
+def jobs_of_caller(user, session_key):
+    """The caller's own jobs: an account's, or this browser's anonymous ones (none without a session)."""
+    if user is not None and user.is_authenticated:
+        return Job.objects.filter(owner=user)
+    if session_key:
+        return Job.objects.filter(owner__isnull=True, session_key=session_key)
+    return Job.objects.none()
+
+
+def job_get_downloadable(job_id, user):
+    """The job whose result this caller may download now; the error that says why not otherwise."""
+    job = job_get_visible(job_id, user)
+    if job.status in (JobStatus.QUEUED, JobStatus.RUNNING):
+        raise NotReady(f"The job is {job.status} ({job.progress}%); poll its status until it succeeds.")
+    if job.status == JobStatus.FAILED:
+        raise NotReady(f"The job failed: {job.error_message}", code="job_failed")
+    if job.status == JobStatus.CANCELED:
+        raise Gone("The job was canceled; there is nothing to download.", code="canceled")
+    if job.status == JobStatus.EXPIRED or job.files_purged_at:
+        raise Gone("The result was deleted after its retention period; convert the file again.")
     return job
 
 

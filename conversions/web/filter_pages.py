@@ -63,8 +63,10 @@ class FilterPage:
 
     @property
     def accept(self):
-        names = [f for f, fmt in formats.FORMATS.items() if fmt.category == self.family]
-        return ",".join(f".{n}" for n in names)
+        # What the filters accept for this family (an SVG is no image to filter), with their aliases.
+        names = job_operations.current().sources(self.family)
+        exts = [e for n in names for e in (n, *formats.FORMATS[n].aliases)]
+        return ",".join(f".{e}" for e in exts)
 
     # The catalog rows share one shape with converter pairs (see _groups.html).
     link_text = name_label

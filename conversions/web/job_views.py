@@ -25,7 +25,7 @@ from conversions.api.throttles import SubmitThrottle
 from conversions.web.clientip import client_ip
 from conversions.errors import ConvertAllError, error_body
 from conversions.models import ACTIVE_STATUSES, Job
-from conversions.jobs.selectors import job_get_visible, job_status_payload, public_payload
+from conversions.jobs.selectors import job_get_visible, job_status_payload, jobs_of_caller, public_payload
 from conversions.jobs.create import job_create
 from conversions.jobs.services import job_delete
 from conversions.web.views import converter_context, filter_context
@@ -212,12 +212,7 @@ def _again_url(job):
 
 
 def _history_jobs(request):
-    if request.user.is_authenticated:
-        return Job.objects.filter(owner=request.user)
-    key = request.session.session_key
-    if key:
-        return Job.objects.filter(owner__isnull=True, session_key=key)
-    return Job.objects.none()
+    return jobs_of_caller(request.user, request.session.session_key)
 
 
 @never_cache

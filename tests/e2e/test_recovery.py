@@ -31,7 +31,7 @@ import requests
 from PIL import Image
 
 from tests import services
-from tests.builders import image_bytes
+from tests.builders import image_bytes, wait_until
 from tests.e2e.tcpproxy import TcpProxy
 from tests.throwaway import ThrowawayPostgres, ThrowawayRedis
 
@@ -213,11 +213,9 @@ def test_a_worker_killed_mid_conversion_is_replaced_and_the_job_succeeds_once(re
     def logged():
         return [json.loads(x) for x in second.log_path.read_text().splitlines() if x.startswith("{") and x.endswith("}")]
 
-    deadline = time.monotonic() + 10  # the worker's log may still sit in its buffer on a loaded machine
-    while not any(x.get("job_id") == job_id and "tool" in x for x in (lines := logged())):
-        if time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
+    # The worker's log may still sit in its buffer on a loaded machine.
+    wait_until(lambda: any(x.get("job_id") == job_id and "tool" in x for x in logged()), timeout=10)
+    lines = logged()
     assert any(x.get("job_id") == job_id and x.get("family") == "media" for x in lines), lines[-5:]
     converted = [x for x in lines if x.get("job_id") == job_id and "tool" in x]
     assert converted and converted[0]["seconds"] >= 4, lines[-5:]

@@ -325,3 +325,13 @@ def test_pdf_operations_are_listed_with_the_pdf_tools():
     pdf_items = [item.slug for _, _, items in groups["pdf"] for item in items]
     assert "pdf-merge" in pdf_items and "pdf-compress" in pdf_items
     assert not any(item.slug.startswith("pdf-") for _, _, items in groups.get("filters", []) for item in items)
+
+
+def test_image_filter_pages_offer_only_what_the_filters_accept(client):
+    """They offered .svg, which the server then refused (issue 11)."""
+    from conversions.web import filter_pages
+
+    page = next(p for p in filter_pages.all_filters() if p.family == "image")
+    html = client.get(page.url).content.decode()
+    assert ".png" in page.accept and ".jpeg" in page.accept
+    assert ".svg" not in page.accept and ".svg" not in html.split('accept="', 1)[1].split('"', 1)[0]
