@@ -65,3 +65,19 @@ def test_every_offered_pair_is_enumerated():
     catalog = registry.catalog()
     served = {(entry["format"], t["format"]) for entry in catalog for t in entry["targets"]}
     assert served == set(_offered())
+
+
+BREADTH_CONVERTERS = {
+    "fonttools", "pysubs2", "data", "bsdtar", "pillow-vips", "librsvg-more", "ffmpeg-animation", "ffmpeg-frames",
+    "ffmpeg-waveform", "ffmpeg-animation-video",
+}
+
+
+def test_every_family_is_installed_and_the_catalog_is_over_a_thousand_pairs():
+    """A missing tool or library drops its pairs silently from the catalog: under CI that fails here."""
+    from tests.services import require
+
+    offered = {conv.name for _, _, conv in registry.pairs()}
+    missing = sorted(BREADTH_CONVERTERS - offered)
+    require(not missing, f"converters not offered on this machine: {', '.join(missing)}")
+    require(len(registry.pairs()) >= 1000, f"only {len(registry.pairs())} pairs are offered")
