@@ -10,7 +10,11 @@ All in one run, on documents the tools make first (tests/documents_fixtures):
   one documents worker with 2 threads), submitted over HTTP and polled:
   end-to-end (finishedAt - createdAt) and the converter's own seconds;
 - **throughput**: a mix of docx, xlsx and pptx -> pdf submitted at once to
-  that one worker; conversions per minute from first created to last finished.
+  that one worker; conversions per minute from first created to last finished,
+  with OFFICE_POOL_SIZE 1 and 2;
+- **pool**: the same mix straight into the worker's pool of warm LibreOffice
+  instances (OfficeManager, no stack), two threads as in the worker, with a
+  pool of 1 and of 2, alternated BENCH_DOC_POOL_ROUNDS times (default 3).
 
 Every upload differs by one metadata field: the result cache would otherwise
 answer repeats without converting. Sizes: BENCH_DOC_RUNS (default 9),
@@ -31,6 +35,8 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = int(os.environ.get("BENCH_DOC_RUNS", "9"))
 MIX = int(os.environ.get("BENCH_DOC_MIX", "8"))
+POOL_ROUNDS = int(os.environ.get("BENCH_DOC_POOL_ROUNDS", "3"))
+POOL_TARGET = 1.6
 PAGES = 10
 BENCH_ENV = {
     "LOG_LEVEL": "INFO",  # the worker's office lines carry LibreOffice's own seconds
@@ -165,6 +171,42 @@ def throughput(stack, files, per_format, workdir):
     return len(bodies), seconds, len(bodies) / seconds * 60
 
 
+def pool_round(threads, manager, jobs):
+    """Conversions per minute of `jobs` through `manager` from two threads (the worker's)."""
+    started = time.monotonic()
+    replies = list(threads.map(lambda job: manager.convert(job.request()), jobs))
+    seconds = time.monotonic() - started
+    if not all(r.get("ok") for r in replies):
+        raise RuntimeError(f"a pool conversion failed: {[r for r in replies if not r.get('ok')][:1]}")
+    return len(jobs) / seconds * 60
+
+
+def pool_runs(files, per_format, workdir, rounds):
+    from conversions.documents.office import OfficeJob
+    from conversions.documents.office_bridge import OfficeManager
+
+    formats = ("docx", "xlsx", "pptx")
+    jobs = [OfficeJob.plan(files[fmt], fmt, workdir / f"pool-{fmt}-{i}.pdf", "pdf")
+            for i in range(per_format) for fmt in formats]  # fmt: skip
+    from concurrent.futures import ThreadPoolExecutor
+
+    managers = {size: OfficeManager(size) for size in (1, 2)}
+    rates = {1: [], 2: []}
+    # Long-lived threads as in a worker: a sandboxed bridge dies with the thread that started it.
+    threads = ThreadPoolExecutor(max_workers=2)
+    try:
+        for manager in managers.values():  # every instance started and warm before timing
+            pool_round(threads, manager, jobs[: 2 * len(formats)])
+        for i in range(rounds):
+            for size in ((1, 2) if i % 2 == 0 else (2, 1)):
+                rates[size].append(pool_round(threads, managers[size], jobs))
+    finally:
+        threads.shutdown()
+        for manager in managers.values():
+            manager.shutdown()
+    return rates
+
+
 def run():
     sys.path.insert(0, str(ROOT))
     _django()
@@ -179,11 +221,42 @@ def run():
         cold = cold_runs(docx, RUNS)
         bare = bare_runs(docx, RUNS)
         (root / "logs").mkdir()
+        load = [os.getloadavg()[0]]
+        pool = pool_runs(files, MIX, root, POOL_ROUNDS)
+        load.append(os.getloadavg()[0])
         with Stack(queues=("documents",), threads={"documents": 2}, extra_env=BENCH_ENV, log_dir=root / "logs") as stack:
             e2e, conv, ids = job_runs(stack, docx, RUNS, root)
             jobs, seconds, per_minute = throughput(stack, files, MIX, root)
         inside = office_seconds(root / "logs" / "worker-documents.log", ids)
-    return render(pages, cold, bare, e2e, conv, inside, jobs, seconds, per_minute)
+        (root / "logs2").mkdir()
+        with Stack(queues=("documents",), threads={"documents": 2}, extra_env={**BENCH_ENV, "OFFICE_POOL_SIZE": "2"},
+                   log_dir=root / "logs2") as stack:
+            throughput(stack, files, 1, root)  # both instances started
+            _, seconds2, per_minute2 = throughput(stack, files, MIX, root)
+        load.append(os.getloadavg()[0])
+    text = render(pages, cold, bare, e2e, conv, inside, jobs, seconds, per_minute)
+    return text + render_pool(pool, MIX * 3, (seconds2, per_minute2), load)
+
+
+def render_pool(rates, jobs, stack2, load):
+    med = statistics.median
+    one, two = med(rates[1]), med(rates[2])
+    pairs = ", ".join(f"{b / a:.2f}x" for a, b in zip(rates[1], rates[2], strict=True))
+    verdict = "met" if two / one > POOL_TARGET else "**missed**"
+    return f"""
+Pool of warm LibreOffice instances (OFFICE_POOL_SIZE), {jobs} conversions (docx, xlsx, pptx -> pdf) from two
+threads straight into the worker's pool (no stack), {len(rates[1])} alternated rounds, medians:
+
+| pool size | conversions/minute | rounds |
+|---:|---:|---|
+| 1 | {one:.0f} | {", ".join(f"{r:.0f}" for r in rates[1])} |
+| 2 | {two:.0f} | {", ".join(f"{r:.0f}" for r in rates[2])} |
+
+- Pool of 2 over pool of 1: **{two / one:.2f}x** (per round: {pairs}; target > {POOL_TARGET}x: {verdict}).
+- Through the whole stack (one worker, 2 threads) with OFFICE_POOL_SIZE=2: **{stack2[1]:.0f} conversions/minute**
+  ({stack2[0]:.1f} s for {jobs} jobs) against the pool-of-1 figure above.
+- 1-minute load average {" / ".join(f"{x:.1f}" for x in load)} (start / after the pool rounds / end).
+"""
 
 
 def office_seconds(log, ids):

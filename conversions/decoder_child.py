@@ -24,6 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 TASKS = {
     "image.convert": ("media.imaging", "convert"),
     "image.more": ("media.imaging_more", "convert"),
+    "image.filter": ("filters.image_pixels", "run"),
+    "zip.check": ("conversions.engine.zipcheck", "run"),
 }
 USER_ERROR = 3
 IDLE = 4  # no request came: a quiet exit, the pool starts another spare when needed

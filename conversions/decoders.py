@@ -44,7 +44,13 @@ CHILD_FILES = (
     "conversions/__init__.py",
     "conversions/decoder_child.py",
     "conversions/decode_errors.py",
+    "conversions/engine/__init__.py",
+    "conversions/engine/zipcheck.py",
+    "filters/__init__.py",
+    "filters/image_pixels.py",
     "media/__init__.py",
+    "media/images/__init__.py",
+    "media/images/kinds.py",
     "media/imaging.py",
     "media/imaging_more.py",
 )
@@ -187,7 +193,10 @@ def run_decoder(ctx, task, request, *, tool, inputs=(), outputs=()):
 
 
 def _exchange(ctx, spare, request, tool):
-    budget = ctx.remaining_seconds(settings.DECODER_TIMEOUT_SECONDS)
+    """`ctx` None: a check outside a conversion's context (no lease to renew, no job budget)."""
+    budget = settings.DECODER_TIMEOUT_SECONDS
+    if ctx is not None:
+        budget = ctx.remaining_seconds(budget)
     try:
         if not spare.send(request):
             spare.done.wait()
@@ -195,7 +204,8 @@ def _exchange(ctx, spare, request, tool):
         while not spare.done.wait(runner.TICK_SECONDS):
             if time.monotonic() > deadline:
                 raise runner.ToolTimeout(f"The {tool} did not finish within {budget:g} seconds and was stopped.")
-            ctx.tick()
+            if ctx is not None:
+                ctx.tick()
     except BaseException as exc:
         spare.kill(exc if isinstance(exc, Exception) else Canceled("job stopped"))
         raise

@@ -270,6 +270,7 @@ OFFICE_PYTHON = env("OFFICE_PYTHON", default="/usr/bin/python3")  # the Python t
 OFFICE_BRIDGE_RESTART_AFTER = env.int("OFFICE_BRIDGE_RESTART_AFTER", default=50)
 OFFICE_BRIDGE_TIMEOUT_SECONDS = env.float("OFFICE_BRIDGE_TIMEOUT_SECONDS", default=120)
 OFFICE_BRIDGE_START_SECONDS = env.int("OFFICE_BRIDGE_START_SECONDS", default=60)
+OFFICE_POOL_SIZE = env.int("OFFICE_POOL_SIZE", default=1)  # warm LibreOffice instances per worker process
 OFFICE_BRIDGE_MEMORY_MB = env.int("OFFICE_BRIDGE_MEMORY_MB", default=3072)  # address space of bridge + soffice; 0: none
 # Zip containers (OOXML, ODF, EPUB) are checked before any tool opens them.
 ARCHIVE_MAX_UNCOMPRESSED_MB = env.int("ARCHIVE_MAX_UNCOMPRESSED_MB", default=512)

@@ -20,15 +20,10 @@ import pyvips
 from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
 from conversions.decode_errors import DecodeFailed
+from media.images.kinds import DEFAULT_QUALITY, LOSSY, PIL_FORMATS, VIPS_LOADERS
 
-PIL_FORMATS = {"png": "PNG", "jpg": "JPEG", "webp": "WEBP", "gif": "GIF", "bmp": "BMP", "tiff": "TIFF",
-               "ico": "ICO", "avif": "AVIF", "heic": "HEIF", "pdf": "PDF"}
-VIPS_LOADERS = {"jpg": "jpegload", "png": "pngload", "webp": "webpload", "gif": "gifload",
-                "tiff": "tiffload", "heic": "heifload", "avif": "heifload"}
 VIPS_TARGETS = {"jpg", "png", "webp", "tiff", "avif"}
 ANIMATED_TARGETS = {"gif", "webp", "tiff", "pdf"}
-LOSSY = {"jpg", "webp", "avif"}
-DEFAULT_QUALITY = {"jpg": 85, "webp": 80, "avif": 60}
 ICO_MAX = 256
 WEBP_MAX_SIDE = 16383
 ICC_TARGETS = {"png", "jpg", "webp", "tiff", "avif"}

@@ -41,6 +41,9 @@ if [ "$mode" = bench ]; then
   need wrk have wrk
   need postgresql sh -c 'ls /usr/lib/postgresql/*/bin/pg_ctl'
   need redis-server have redis-server
+  # bench/encoders.py compares our stills with the encoders' own command lines.
+  need webp have cwebp
+  need libavif-bin have avifenc
 fi
 
 if [ "$mode" = test ]; then

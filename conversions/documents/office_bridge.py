@@ -1,4 +1,4 @@
-"""The worker side of the warm LibreOffice: one bridge per process.
+"""The worker side of the warm LibreOffice: a pool of bridges per process.
 
 The bridge is `conversions/documents/lo_bridge.py` run by Debian's Python (the only one
 that imports `uno`) in its own process group, inside the same sandbox as every
@@ -10,10 +10,11 @@ the bridge's own and the output moved back, so one office serving many jobs
 reads only the document in hand. It is started lazily by the first document
 job, never at import.
 
-One lock serializes calls: LibreOffice runs one conversion at a time anyway
-(its SolarMutex), and a second thread waiting here keeps renewing its job's
-lease. The bridge is replaced after OFFICE_BRIDGE_RESTART_AFTER conversions
-(LibreOffice grows with every document), after a crash, and after a call that
+A pool of OFFICE_POOL_SIZE bridges (default 1) serves the process's
+threads, one call per bridge at a time: LibreOffice runs one conversion at a
+time anyway (its SolarMutex), so parallel documents need parallel soffices. A
+thread waiting for a free bridge keeps renewing its job's lease. A bridge is
+replaced after OFFICE_BRIDGE_RESTART_AFTER conversions (LibreOffice grows with every document), after a crash, and after a call that
 outlived OFFICE_BRIDGE_TIMEOUT_SECONDS (its whole process group is killed);
 the call that hit a crash or hang is tried once more on a fresh bridge.
 """
@@ -213,14 +214,30 @@ def _link_or_copy(src, dst):
         shutil.copyfile(src, dst)
 
 
-class OfficeManager:
-    """The process's one bridge: lazy start, serialized calls, restarts."""
+class _Slot:
+    """One place in the pool: at most one bridge, used by one conversion at a time."""
 
     def __init__(self):
-        self._lock = threading.Lock()
-        self._bridge = None
+        self.lock = threading.Lock()
+        self.bridge = None
+
+
+class OfficeManager:
+    """The process's pool of warm bridges: lazy starts, one call per bridge, restarts.
+
+    OFFICE_POOL_SIZE bridges (default 1) let that many conversions run at once
+    in one worker process; each LibreOffice still converts one document at a
+    time. A bridge starts only when a call finds every started one busy, so a
+    quiet worker keeps one soffice, not the whole pool.
+    """
+
+    def __init__(self, size=None):
+        self.size = max(1, size or settings.OFFICE_POOL_SIZE)
+        self._slots = [_Slot() for _ in range(self.size)]
+        self._freed = threading.Condition()
         self._pid = os.getpid()
         self._unavailable_until = 0.0
+        self._count_lock = threading.Lock()
         self.starts = 0
         self.calls = 0  # answered by a warm bridge (the cold fallback does not count)
 
@@ -232,14 +249,14 @@ class OfficeManager:
         ConversionFailed (code "timeout" or "office_crashed") when the retry broke too.
         """
         timeout = timeout or settings.OFFICE_BRIDGE_TIMEOUT_SECONDS
-        self._acquire(on_tick)
+        slot = self._acquire(on_tick)
         try:
             for attempt in (1, 2):
-                bridge = self._ensure()
+                bridge = self._ensure(slot)
                 try:
                     reply = bridge.call(request, timeout, on_tick)
                 except BridgeBroken as exc:
-                    self._bridge = None
+                    slot.bridge = None
                     logger.warning("office bridge broke attempt=%s code=%s: %s", attempt, exc.code, exc)
                     if attempt == 2:
                         raise ConversionFailed(str(exc), code=exc.code) from None
@@ -247,56 +264,76 @@ class OfficeManager:
                 except BaseException:
                     # Canceled, a worker time limit, anything: a reply may still be in
                     # flight, so this bridge can no longer pair requests with replies.
-                    self._bridge = None
+                    slot.bridge = None
                     bridge.kill()
                     raise
-                self.calls += 1
+                with self._count_lock:
+                    self.calls += 1
                 if bridge.uses >= settings.OFFICE_BRIDGE_RESTART_AFTER:
                     logger.info("office bridge restarting after %s conversions", bridge.uses)
-                    self._discard()
+                    self._discard(slot)
                 return reply
         finally:
-            self._lock.release()
+            slot.lock.release()
+            with self._freed:
+                self._freed.notify()
 
     def _acquire(self, on_tick):
-        while not self._lock.acquire(timeout=TICK_SECONDS):
+        """A free slot, a warm one first; waiting threads keep their job's lease alive."""
+        if self._pid != os.getpid():
+            # Forked after the parent started bridges: those are not ours to use.
+            self._slots = [_Slot() for _ in range(self.size)]
+            self._pid = os.getpid()
+        while True:
+            slots = sorted(self._slots, key=lambda s: s.bridge is None)
+            for slot in slots:
+                if slot.lock.acquire(blocking=False):
+                    return slot
+            with self._freed:
+                self._freed.wait(TICK_SECONDS)
             if on_tick is not None:
                 on_tick()
 
-    def _ensure(self):
-        if self._pid != os.getpid():
-            # Forked after the parent started a bridge: that one is not ours to use.
-            self._bridge, self._pid = None, os.getpid()
-        if self._bridge is not None and self._bridge.alive():
-            return self._bridge
-        if self._bridge is not None:
-            self._discard()
+    def _ensure(self, slot):
+        if slot.bridge is not None and slot.bridge.alive():
+            return slot.bridge
+        if slot.bridge is not None:
+            self._discard(slot)
         if time.monotonic() < self._unavailable_until:
             raise BridgeUnavailable("the LibreOffice bridge failed to start recently")
         try:
-            self._bridge = BridgeProcess()
+            slot.bridge = BridgeProcess()
         except BridgeUnavailable as exc:
             logger.warning("office bridge unavailable, using a cold soffice for a minute: %s", exc)
             self._unavailable_until = time.monotonic() + 60
             raise
-        self.starts += 1
-        return self._bridge
+        with self._count_lock:
+            self.starts += 1
+        return slot.bridge
 
-    def _discard(self):
-        bridge, self._bridge = self._bridge, None
+    @staticmethod
+    def _discard(slot):
+        bridge, slot.bridge = slot.bridge, None
         if bridge is not None:
             bridge.stop()
 
     def shutdown(self):
-        """Stop the bridge (atexit, tests)."""
-        with self._lock:
-            if self._pid == os.getpid():
-                self._discard()
-            self._bridge = None
+        """Stop every bridge (atexit, tests); waits for calls in flight."""
+        for slot in self._slots:
+            with slot.lock:
+                if self._pid == os.getpid():
+                    self._discard(slot)
+                slot.bridge = None
+
+    @property
+    def bridge_pids(self):
+        return [s.bridge.proc.pid for s in self._slots if s.bridge is not None and s.bridge.alive()]
 
     @property
     def bridge_pid(self):
-        return self._bridge.proc.pid if self._bridge is not None and self._bridge.alive() else None
+        """The first slot's bridge (the only one with a pool of 1)."""
+        bridge = self._slots[0].bridge
+        return bridge.proc.pid if bridge is not None and bridge.alive() else None
 
 
 _manager = None

@@ -102,11 +102,17 @@ def run(
     }
     rlimits = limits(memory_mb=memory_mb, cpu_seconds=cpu_seconds, max_file_mb=max_file_mb, processes=processes)
     cmd = sandbox.command(argv, cwd=cwd, limits=rlimits, read_only=read_only, network=network, tmp_sockets=tmp_sockets)
+    returncode, stdout, stderr, seconds = _spawn(cmd, cwd, full_env, timeout, on_tick, tool)
+    return _outcome(tool, returncode, stdout, stderr, seconds, check)
+
+
+def _spawn(cmd, cwd, env, timeout, on_tick, tool):
+    """Start the boxed command, wait for it (ticking), kill its group: (returncode, stdout, stderr, seconds)."""
     started = time.monotonic()
     with tempfile.TemporaryFile(dir=cwd) as out, tempfile.TemporaryFile(dir=cwd) as err:
         try:
             proc = subprocess.Popen(
-                cmd, cwd=cwd, env=full_env, stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True
+                cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True
             )
         except OSError as exc:
             raise TransientError(f"{tool} could not be started: {exc}", code="tool_unavailable") from exc
@@ -123,7 +129,11 @@ def run(
     if sandbox.current().active.get("namespaces") and 128 < returncode < 128 + signal.NSIG:
         # bubblewrap answers 128+N for a tool killed by signal N: read it as Popen would have.
         returncode = 128 - returncode
-    result = RunResult(returncode, stdout, stderr, seconds)
+    return returncode, stdout, stderr, seconds
+
+
+def _outcome(tool, returncode, stdout, stderr, seconds, check):
+    """The RunResult, or the error a job fails with."""
     if returncode == sandbox.EXIT_SANDBOX and stderr.startswith("sandbox: "):
         # Never run a tool half-boxed: the launcher refused, so the job fails and the log says why.
         logger.error("runner: tool=%s %s", tool, stderr.strip())
@@ -133,7 +143,7 @@ def run(
     logger.info("runner: tool=%s rc=%s seconds=%.3f", tool, returncode, seconds)
     if check and returncode != 0:
         raise ConversionFailed(_explain(tool, returncode, stderr or stdout), code="tool_failed")
-    return result
+    return RunResult(returncode, stdout, stderr, seconds)
 
 
 def _wait(proc, timeout, on_tick, tool):

@@ -80,9 +80,14 @@ def _counter(name, labels, amount=1):
 
 
 def _histogram(name, buckets, value, labels):
-    key, base = f"{PREFIX}:h:{name}", _labels(**labels)
+    # Only the one bucket the value falls in (made cumulative when read): three HINCRBYFLOATs
+    # per observation instead of up to seventeen. The key's "h2" keeps these counts apart
+    # from the cumulative ones of earlier releases.
+    key, base = f"{PREFIX}:h2:{name}", _labels(**labels)
     items = [(key, f"{base}|sum", value), (key, f"{base}|count", 1)]
-    items += [(key, f"{base}|le={le}", 1) for le in buckets if value <= le]
+    first = next((le for le in buckets if value <= le), None)
+    if first is not None:
+        items.append((key, f"{base}|le={first}", 1))
     return items
 
 
@@ -122,14 +127,23 @@ def read_counter(name):
     return store().read(f"{PREFIX}:c:{name}")
 
 
+HISTOGRAM_BUCKETS = {"conversion_seconds": CONVERSION_BUCKETS, "job_end_to_end_seconds": END_TO_END_BUCKETS}
+
+
 def read_histogram(name):
     """{labels-json: {"sum": s, "count": n, "buckets": {le: cumulative}}}."""
     out = {}
-    for field, value in store().read(f"{PREFIX}:h:{name}").items():
+    for field, value in store().read(f"{PREFIX}:h2:{name}").items():
         labels, _, part = field.rpartition("|")
         entry = out.setdefault(labels, {"sum": 0.0, "count": 0.0, "buckets": {}})
         if part.startswith("le="):
             entry["buckets"][float(part[3:])] = value
         else:
             entry[part] = value
+    for entry in out.values():
+        running, own = 0.0, entry["buckets"]
+        entry["buckets"] = {}
+        for le in HISTOGRAM_BUCKETS[name]:
+            running += own.get(float(le), 0.0)
+            entry["buckets"][float(le)] = running
     return out

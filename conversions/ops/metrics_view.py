@@ -66,7 +66,7 @@ class StoreCollector:
 
 
 def _bounds(name):
-    return metrics.CONVERSION_BUCKETS if name == "conversion_seconds" else metrics.END_TO_END_BUCKETS
+    return metrics.HISTOGRAM_BUCKETS[name]
 
 
 def _le(value):

@@ -51,6 +51,13 @@ VIDEO_BITRATE = Option("videoBitrate", int, "Video bitrate in kbit/s (instead of
                        max=100_000, label="Video bitrate (kbit/s)", advanced=True)
 
 
+PRESET = Option(
+    "preset", str, "Encoding speed against file size at the same quality: faster (quick, larger file), "
+    "balanced (default) or smaller (slow, smaller file)", default="balanced", choices=plans.PRESETS,
+    label="Encoding speed", choice_labels=("Faster", "Balanced", "Smaller file, slower"), advanced=True,
+)
+
+
 def _crf(maximum, default):
     return Option("crf", int, f"Constant rate factor, 0 (best) to {maximum} (smallest); default {default}. "
                   "Overrides the quality choice", min=0, max=maximum, label="Quality number (CRF)", advanced=True)
@@ -106,8 +113,8 @@ class VideoConverter(FfmpegConverter):
                            label="Frames per second"))
         if target in plans.QSCALE_TARGETS:
             return (QUALITY, WIDTH, VIDEO_BITRATE, HEIGHT, FPS, *audio)
-        crf = _crf(63, 33) if target == "webm" else _crf(51, 23)
-        return (QUALITY, WIDTH, crf, VIDEO_BITRATE, HEIGHT, FPS, *audio)
+        crf = _crf(63, plans.CRF_DEFAULT["vp9"]) if target == "webm" else _crf(51, plans.CRF_DEFAULT["h264"])
+        return (QUALITY, WIDTH, PRESET, crf, VIDEO_BITRATE, HEIGHT, FPS, *audio)
 
     def clean_options(self, source, target, raw):
         cleaned = super().clean_options(source, target, raw)

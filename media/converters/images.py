@@ -17,7 +17,7 @@ from conversions.errors import ConversionFailed
 from conversions.engine.registry import Converter, Option, register
 from media import quality
 from media.images import svgsize
-from media.imaging import DEFAULT_QUALITY, LOSSY, PIL_FORMATS  # noqa: F401  (PIL_FORMATS: the tests' names for formats)
+from media.images.kinds import DEFAULT_QUALITY, LOSSY, PIL_FORMATS  # noqa: F401  (PIL_FORMATS: the tests' names for formats)
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from media import quality
 from media.ffmpeg.probe import input_args
 
-VIDEO_OPTION_NAMES = ("crf", "videoBitrate", "width", "height", "fps")
+VIDEO_OPTION_NAMES = ("crf", "videoBitrate", "width", "height", "fps")  # `preset` alone keeps a copy
 AUDIO_OPTION_NAMES = ("audioBitrate", "sampleRate", "channels")
 
 
@@ -66,8 +66,20 @@ AUDIO_TARGETS = {
 QSCALE_TARGETS = ("avi", "wmv", "mpeg", "ogv")
 LOSSLESS_AUDIO = ("wav", "flac", "aiff", "au", "mka")
 
-# Defaults chosen for speed on a shared CPU: x264 veryfast, VP9 realtime with row threading.
-CRF_DEFAULT = {"h264": 23, "vp9": 33}
+# Defaults a person comparing outputs would pick (bench/encoders.py, issue 12): on the 720p
+# test clip VP9 good/cpu-used 4 at crf 29 matches ffmpeg's libvpx-vp9 defaults (cpu-used 0)
+# in SSIM at ~1.2x the size in ~0.3x the CPU time; x264 veryfast at crf 21 beats its own
+# defaults (medium, crf 23) in SSIM at ~1.1x the size in ~0.5x the time. The earlier
+# realtime/cpu-used 8 VP9 was 7x faster but 2.4x larger and visibly worse.
+CRF_DEFAULT = {"h264": 21, "vp9": 29}
+# `preset`: encode speed against file size at the same crf (quality).
+PRESETS = ("faster", "balanced", "smaller")
+X264_PRESET = {"faster": "superfast", "balanced": "veryfast", "smaller": "slow"}
+VP9_SPEED = {  # (deadline, cpu-used)
+    "faster": ("realtime", "8"),
+    "balanced": ("good", "4"),
+    "smaller": ("good", "2"),
+}
 AUDIO_BITRATE_DEFAULT = {"aac": 160, "opus": 128, "mp3": 192, "wmav2": 160, "ac3": 192, "mp2": 192}
 MPEG4_QSCALE_DEFAULT = 4
 VORBIS_QUALITY_DEFAULT = 5
@@ -96,10 +108,12 @@ LOW_RATE_LIMIT = 32000
 
 
 def video_encoder_args(codec, opts):
+    preset = opts.get("preset", "balanced")
     if codec == "h264":
-        args = ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p"]
+        args = ["-c:v", "libx264", "-preset", X264_PRESET[preset], "-pix_fmt", "yuv420p"]
     elif codec == "vp9":
-        args = ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-row-mt", "1", "-pix_fmt", "yuv420p"]
+        deadline, cpu_used = VP9_SPEED[preset]
+        args = ["-c:v", "libvpx-vp9", "-deadline", deadline, "-cpu-used", cpu_used, "-row-mt", "1", "-pix_fmt", "yuv420p"]
     else:  # what older players read
         args = list(QSCALE_VIDEO[codec])
     if opts.get("videoBitrate"):

@@ -96,3 +96,26 @@ def test_a_canceled_or_timed_out_job_kills_its_child(tmp_path, settings):
         ImageConverter().convert(ctx)
     assert err.value.code == "timeout"
     assert not any(decoders.work_root().glob("decoder-*/source.png"))
+
+
+WORKER_IMPORTS = """
+import sys, django
+django.setup()
+import convertall.urls, filters.pipeline, media.converters.images  # noqa: F401  (all a worker loads)
+from conversions.engine import registry  # noqa: F401
+print(sorted(m for m in ("pyvips", "PIL", "pillow_heif", "pikepdf", "fitz", "pdf2docx") if m in sys.modules))
+"""
+
+
+def test_web_and_worker_processes_load_no_decoder_library():
+    """Pillow, pillow-heif, libvips, pikepdf and PyMuPDF live only in children."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "convertall.settings_test", "PYTHONPATH": str(root)}
+    proc = subprocess.run([sys.executable, "-c", WORKER_IMPORTS], cwd=root, env=env, capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "[]"

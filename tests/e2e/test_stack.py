@@ -133,8 +133,14 @@ def test_health_reports_postgres_redis_s3_and_external_workers(stack, http):
     assert body["checks"]["workers"]["mode"] == "external"
 
 
-def _office_process(cmdline):
-    return "lo_bridge.py" in " ".join(cmdline) or (cmdline and cmdline[0].startswith("/usr/lib/libreoffice/"))
+def _tool_process(cmdline):
+    """A worker's child that is no Dramatiq process: the warm LibreOffice, a decoder child, any boxed tool."""
+    text = " ".join(cmdline)
+    return (
+        "lo_bridge.py" in text
+        or "decoder_child.py" in text
+        or bool(cmdline and (cmdline[0].startswith("/usr/lib/libreoffice/") or cmdline[0].endswith("bwrap")))
+    )
 
 
 def test_worker_processes_get_the_configured_idle_timeout(stack):
@@ -148,9 +154,9 @@ def test_worker_processes_get_the_configured_idle_timeout(stack):
         if not proc.name.startswith("worker-"):
             continue
         leader = psutil.Process(proc.proc.pid)
-        # Only the Python processes: a documents job may have started the warm
-        # LibreOffice bridge (a /usr/bin/python3 helper) and its soffice children.
-        workers = [p for p in [leader, *leader.children(recursive=True)] if not _office_process(p.cmdline())]
+        # Only the Dramatiq processes: a documents job may have started the warm
+        # LibreOffice bridge and its soffice, and a media worker keeps a warm decoder child.
+        workers = [p for p in [leader, *leader.children(recursive=True)] if not _tool_process(p.cmdline())]
         assert workers
         for p in workers:
             assert "dramatiq" in " ".join(p.cmdline())

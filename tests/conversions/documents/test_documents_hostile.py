@@ -289,7 +289,7 @@ def test_worker_threads_share_one_bridge(settings, tmp_path, documents, office_b
 
 def test_shutdown_leaves_no_soffice_behind(tmp_path, documents, office_bridge):
     convert(tmp_path, documents["txt"], "txt", "pdf")
-    bridge = office_bridge._bridge
+    bridge = office_bridge._slots[0].bridge
     soffice_pids = subprocess.run(["pgrep", "-g", str(bridge.proc.pid)], capture_output=True, text=True).stdout.split()
     assert len(soffice_pids) >= 2  # the helper and soffice.bin, one process group
     office_bridge.shutdown()

@@ -160,3 +160,21 @@ def test_health_reports_depth_and_live_workers_per_queue(settings, redis_store, 
     assert workers["queues"]["media"] == {"depth": 4, "workers": 1}
     assert workers["queues"]["documents"] == {"depth": 0, "workers": 0}
     assert workers["scheduler"] is False  # no scheduler holds the lock on this Redis
+
+
+def test_a_histogram_observation_is_three_increments_and_reads_back_cumulative(monkeypatch):
+    from conversions.ops import metrics
+
+    memory = metrics.MemoryStore()
+    fake_store = lambda: memory  # noqa: E731
+    fake_store.cache_clear = lambda: None  # as the real, cached one has
+    monkeypatch.setattr(metrics, "store", fake_store)
+    labels = {"family": "media", "converter": "pillow"}
+    for value in (0.07, 3.0, 5000.0):
+        items = metrics._histogram("conversion_seconds", metrics.CONVERSION_BUCKETS, value, labels)
+        assert len(items) <= 3  # sum, count, its one bucket (none past the last bound)
+        memory.incr(items)
+    (entry,) = metrics.read_histogram("conversion_seconds").values()
+    assert entry["count"] == 3 and entry["sum"] == 5003.07
+    buckets = entry["buckets"]
+    assert (buckets[0.05], buckets[0.1], buckets[2.5], buckets[5.0], buckets[1800.0]) == (0, 1, 1, 2, 2)

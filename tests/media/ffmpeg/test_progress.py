@@ -4,6 +4,7 @@ These tests commit for real (transaction=True): the worker thread has its own
 database connection and must see the job row the API created.
 """
 
+import json
 import os
 import threading
 import time
@@ -40,8 +41,9 @@ class Worker(threading.Thread):
 
 
 def submit(api, path, target):
-    resp = api.post("/api/v1/convert", {"file": upload(path.name, path.read_bytes()), "targetFormat": target},
-                    format="multipart")
+    # The fast VP9 preset: these tests time progress and cancel, not the default's quality.
+    resp = api.post("/api/v1/convert", {"file": upload(path.name, path.read_bytes()), "targetFormat": target,
+                                        "options": json.dumps({"preset": "faster"})}, format="multipart")
     assert resp.status_code == 202, resp.content
     return resp.json()["jobId"]
 
