@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # One fixed table: a request names a task, never a module to import.
 TASKS = {
     "image.convert": ("media.imaging", "convert"),
+    "image.more": ("media.imaging_more", "convert"),
     "image.filter": ("filters.image_pixels", "run"),
     "zip.check": ("conversions.engine.zipcheck", "run"),
 }

@@ -19,6 +19,8 @@ need util-linux have prlimit
 # The sandbox's namespaces layer (conversions/sandbox.py); where namespaces are refused it probes off.
 need bubblewrap have bwrap
 need librsvg2-bin have rsvg-convert
+# Archives (zip, tar.*, 7z) in and out: bsdtar from libarchive.
+need libarchive-tools have bsdtar
 need libvips42 lib libvips.so.42
 need ffmpeg have ffprobe
 need poppler-utils have pdftotext

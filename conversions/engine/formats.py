@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 @dataclass(frozen=True)
 class Format:
     name: str
-    category: str  # image, document, spreadsheet, presentation, pdf, ebook, audio, video, text
+    category: str  # image, document, spreadsheet, presentation, pdf, ebook, audio, video, text, font, subtitle, data, archive
     content_type: str
     detected: frozenset = field(default_factory=frozenset)
     aliases: tuple = ()
@@ -43,6 +43,16 @@ FORMATS = {
         _f("ico", "image", "image/vnd.microsoft.icon", ("image/x-icon",), label="ICO"),
         _f("avif", "image", "image/avif", label="AVIF"),
         _f("heic", "image", "image/heic", ("image/heif", "image/heic-sequence"), aliases=("heif",), label="HEIC"),
+        _f("apng", "image", "image/apng", ("image/png",), label="APNG"),
+        _f("jxl", "image", "image/jxl", label="JPEG XL"),
+        _f("jp2", "image", "image/jp2", ("image/jpx",), aliases=("j2k", "jpf"), label="JPEG 2000"),
+        _f("tga", "image", "image/x-tga", ("image/x-targa", "image/x-icb"), label="TGA"),
+        _f("ppm", "image", "image/x-portable-pixmap", ("image/x-portable-anymap",), aliases=("pnm",), label="PPM"),
+        _f("pgm", "image", "image/x-portable-greymap", label="PGM"),
+        _f("pbm", "image", "image/x-portable-bitmap", label="PBM"),
+        _f("pcx", "image", "image/x-pcx", ("image/vnd.zbrush.pcx",), label="PCX"),
+        _f("qoi", "image", "image/x-qoi", ("image/qoi",), label="QOI"),
+        _f("psd", "image", "image/vnd.adobe.photoshop", ("image/x-photoshop", "application/x-photoshop"), label="PSD"),
         _f("svg", "image", "image/svg+xml", ("image/svg", "text/xml", "application/xml", "text/html"), label="SVG"),
         # PDF
         _f("pdf", "pdf", "application/pdf", label="PDF"),
@@ -82,6 +92,10 @@ FORMATS = {
         _f("wma", "audio", "audio/x-ms-wma", ("video/x-ms-asf", "audio/x-ms-asf", "application/vnd.ms-asf"), label="WMA"),
         _f("aiff", "audio", "audio/aiff", ("audio/x-aiff",), aliases=("aif",), label="AIFF"),
         _f("amr", "audio", "audio/amr", ("audio/AMR",), label="AMR"),
+        _f("ac3", "audio", "audio/ac3", ("audio/vnd.dolby.dd-raw", "audio/x-ac3"), label="AC3"),
+        _f("mp2", "audio", "audio/mpeg", ("audio/x-mp2",), aliases=("mpa",), label="MP2"),
+        _f("au", "audio", "audio/basic", aliases=("snd",), label="AU"),
+        _f("mka", "audio", "audio/x-matroska", ("video/x-matroska", "video/webm"), label="MKA"),
         # Video
         _f("mp4", "video", "video/mp4", ("video/x-m4v", "video/quicktime", "audio/x-m4a", "audio/mp4"), label="MP4"),
         _f("webm", "video", "video/webm", ("video/x-matroska",), label="WebM"),
@@ -97,6 +111,29 @@ FORMATS = {
         _f("ts", "video", "video/mp2t", ("video/MP2T", "application/octet-stream"), label="MPEG-TS"),
         # Archives (results of several files)
         _f("zip", "archive", "application/zip", label="ZIP"),
+        _f("tar", "archive", "application/x-tar", label="TAR"),
+        _f("tgz", "archive", "application/gzip", ("application/x-gzip",), aliases=("gz", "tar.gz"), label="TAR.GZ"),
+        _f("tbz2", "archive", "application/x-bzip2", aliases=("bz2", "tbz", "tar.bz2"), label="TAR.BZ2"),
+        _f("txz", "archive", "application/x-xz", aliases=("xz", "tar.xz"), label="TAR.XZ"),
+        _f("7z", "archive", "application/x-7z-compressed", label="7Z"),
+        # Fonts
+        _f("ttf", "font", "font/ttf", ("font/sfnt", "application/font-sfnt", "application/x-font-ttf"), label="TTF"),
+        _f("otf", "font", "font/otf", ("application/vnd.ms-opentype", "font/sfnt", "application/font-sfnt"), label="OTF"),
+        _f("woff", "font", "font/woff", ("application/font-woff",), label="WOFF"),
+        _f("woff2", "font", "font/woff2", ("application/font-woff2",), label="WOFF2"),
+        # Data (JSON Lines, YAML, TOML and TSV are plain text to libmagic)
+        _f("tsv", "data", "text/tab-separated-values", _TEXT + ("text/csv",), label="TSV"),
+        _f("json", "data", "application/json", _TEXT, label="JSON"),
+        _f("jsonl", "data", "application/jsonl", ("application/x-ndjson", "application/json") + _TEXT, aliases=("ndjson",), label="JSON Lines"),
+        _f("yaml", "data", "application/yaml", ("application/x-yaml", "text/yaml", "text/x-yaml") + _TEXT, aliases=("yml",), label="YAML"),
+        _f("toml", "data", "application/toml", _TEXT, label="TOML"),
+        _f("xml", "data", "application/xml", ("text/xml",), label="XML"),
+        # Subtitles (libmagic knows SubRip and WebVTT; the others are plain text to it)
+        _f("srt", "subtitle", "application/x-subrip", _TEXT, label="SRT"),
+        _f("vtt", "subtitle", "text/vtt", _TEXT, label="WebVTT"),
+        _f("ass", "subtitle", "text/x-ass", _TEXT, label="ASS"),
+        _f("ssa", "subtitle", "text/x-ssa", _TEXT, label="SSA"),
+        _f("sub", "subtitle", "text/x-microdvd", _TEXT, label="MicroDVD SUB"),
     ]
 }
 

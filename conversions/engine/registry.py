@@ -23,11 +23,17 @@ FAMILIES = ("documents", "media", "filters")
 # Modules that register converters; imported all at once at start-up (load()).
 CONVERTER_MODULES = [
     "media.converters.images",
+    "media.converters.images_more",
     "media.converters.av",
+    "media.converters.av_more",
     "conversions.documents.office",
     "conversions.documents.pandoc",
     "conversions.documents.pdf",
     "conversions.documents.ebooks",
+    "conversions.documents.fonts",
+    "conversions.documents.subtitles",
+    "conversions.documents.data",
+    "conversions.documents.archive_formats",
 ]
 
 

@@ -24,6 +24,10 @@ GROUPS = (
     ("audio", "Audio"),
     ("video", "Video"),
     ("pdf", "PDF tools"),
+    ("data", "Data"),
+    ("fonts", "Fonts"),
+    ("subtitles", "Subtitles"),
+    ("archives", "Archives"),
     ("filters", "Filters"),
 )
 _GROUP_OF_CATEGORY = {
@@ -36,6 +40,10 @@ _GROUP_OF_CATEGORY = {
     "presentation": "documents",
     "text": "documents",
     "ebook": "documents",
+    "data": "data",
+    "font": "fonts",
+    "subtitle": "subtitles",
+    "archive": "archives",
 }
 
 
@@ -218,7 +226,7 @@ def popular():
     return [pages[slug] for slug in POPULAR if slug in pages]
 
 
-def related(pair, limit=12):
+def related(pair, limit=24):
     """Other pairs from the same source, then into the same target from the same family."""
     out = []
     pairs = all_pairs()

@@ -22,14 +22,15 @@ from media.ffmpeg.progress import ProgressWatcher
 logger = logging.getLogger(__name__)
 
 VIDEO_SOURCES = ("mp4", "webm", "mkv", "mov", "avi", "flv", "wmv", "mpeg", "m4v", "3gp", "ogv", "ts")
-AUDIO_SOURCES = ("mp3", "wav", "flac", "ogg", "opus", "aac", "m4a", "wma", "aiff", "amr")
-VIDEO_TARGETS = ("mp4", "webm", "mkv", "mov", "avi", "gif")
-AUDIO_FROM_VIDEO = ("mp3", "wav", "m4a", "ogg", "flac", "opus")
-AUDIO_TARGETS = ("mp3", "wav", "flac", "ogg", "opus", "m4a", "aac", "aiff")
+AUDIO_SOURCES = ("mp3", "wav", "flac", "ogg", "opus", "aac", "m4a", "wma", "aiff", "amr", "ac3", "mp2", "au", "mka")
+VIDEO_TARGETS = ("mp4", "webm", "mkv", "mov", "avi", "gif", "m4v", "3gp", "flv", "ts", "mpeg", "wmv", "ogv")
+AUDIO_TARGETS = ("mp3", "wav", "flac", "ogg", "opus", "m4a", "aac", "aiff", "wma", "ac3", "mp2", "au", "mka")
+AUDIO_FROM_VIDEO = AUDIO_TARGETS
 THUMBNAIL_TARGETS = ("jpg", "png")
 
 SAMPLE_RATES = (8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000)
 OPUS_SAMPLE_RATES = (8000, 12000, 16000, 24000, 48000)
+RATES_OF = {"opus": OPUS_SAMPLE_RATES, "ac3": (32000, 44100, 48000), "mp2": (32000, 44100, 48000)}
 
 
 def _sample_rate(choices=SAMPLE_RATES):
@@ -110,7 +111,7 @@ class VideoConverter(FfmpegConverter):
                            label="Width (pixels)"),
                     Option("fps", int, "GIF frames per second", default=10, min=1, max=30,
                            label="Frames per second"))
-        if target == "avi":
+        if target in plans.QSCALE_TARGETS:
             return (QUALITY, WIDTH, VIDEO_BITRATE, HEIGHT, FPS, *audio)
         crf = _crf(63, plans.CRF_DEFAULT["vp9"]) if target == "webm" else _crf(51, plans.CRF_DEFAULT["h264"])
         return (QUALITY, WIDTH, PRESET, crf, VIDEO_BITRATE, HEIGHT, FPS, *audio)
@@ -156,7 +157,7 @@ class AudioConverter(FfmpegConverter):
     pairs = _pairs(AUDIO_SOURCES, AUDIO_TARGETS) | _pairs(VIDEO_SOURCES, AUDIO_FROM_VIDEO)
 
     def options_for(self, source, target):
-        rate = _sample_rate(OPUS_SAMPLE_RATES if target == "opus" else SAMPLE_RATES)
+        rate = _sample_rate(RATES_OF.get(target, SAMPLE_RATES))
         if target in plans.LOSSLESS_AUDIO:
             return (rate, CHANNELS)
         return (QUALITY, AUDIO_BITRATE, rate, CHANNELS)

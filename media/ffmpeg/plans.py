@@ -38,6 +38,13 @@ VIDEO_TARGETS = {
     "mkv": Target("matroska", "h264", "aac", _MKV_VIDEO, _MKV_AUDIO),
     "webm": Target("webm", "vp9", "opus", frozenset({"vp8", "vp9", "av1"}), frozenset({"opus", "vorbis"})),
     "avi": Target("avi", "mpeg4", "mp3", frozenset({"mpeg4", "msmpeg4v3", "mjpeg"}), frozenset({"mp3", "pcm_s16le", "ac3"})),
+    "m4v": Target("mp4", "h264", "aac", frozenset({"h264", "hevc", "mpeg4"}), _MP4_AUDIO, faststart=True),
+    "3gp": Target("3gp", "h264", "aac", frozenset({"h264"}), frozenset({"aac"}), faststart=True),
+    "flv": Target("flv", "h264", "aac", frozenset({"h264"}), frozenset({"aac", "mp3"})),
+    "ts": Target("mpegts", "h264", "aac", frozenset({"h264", "hevc", "mpeg2video"}), frozenset({"aac", "mp3", "mp2", "ac3"})),
+    "mpeg": Target("mpeg", "mpeg2video", "mp2", frozenset({"mpeg2video", "mpeg1video"}), frozenset({"mp2", "mp3", "ac3"})),
+    "wmv": Target("asf", "wmv2", "wmav2", frozenset({"wmv2", "wmv1"}), frozenset({"wmav2", "wmav1"})),
+    "ogv": Target("ogg", "theora", "vorbis", frozenset({"theora"}), frozenset({"vorbis", "opus", "flac"})),
 }
 
 AUDIO_TARGETS = {
@@ -49,9 +56,15 @@ AUDIO_TARGETS = {
     "m4a": Target("ipod", audio="aac", copy_audio=frozenset({"aac"}), faststart=True),
     "aac": Target("adts", audio="aac", copy_audio=frozenset({"aac"})),
     "aiff": Target("aiff", audio="pcm_s16be", copy_audio=frozenset({"pcm_s16be"})),
+    "wma": Target("asf", audio="wmav2", copy_audio=frozenset({"wmav2"})),
+    "ac3": Target("ac3", audio="ac3", copy_audio=frozenset({"ac3"})),
+    "mp2": Target("mp2", audio="mp2", copy_audio=frozenset({"mp2"})),
+    "au": Target("au", audio="pcm_s16be", copy_audio=frozenset({"pcm_s16be"})),
+    "mka": Target("matroska", audio="flac", copy_audio=_MKV_AUDIO),
 }
 
-LOSSLESS_AUDIO = ("wav", "flac", "aiff")
+QSCALE_TARGETS = ("avi", "wmv", "mpeg", "ogv")
+LOSSLESS_AUDIO = ("wav", "flac", "aiff", "au", "mka")
 
 # Defaults a person comparing outputs would pick (bench/encoders.py, issue 12): on the 720p
 # test clip VP9 good/cpu-used 4 at crf 29 matches ffmpeg's libvpx-vp9 defaults (cpu-used 0)
@@ -67,16 +80,30 @@ VP9_SPEED = {  # (deadline, cpu-used)
     "balanced": ("good", "4"),
     "smaller": ("good", "2"),
 }
-AUDIO_BITRATE_DEFAULT = {"aac": 160, "opus": 128, "mp3": 192}
+AUDIO_BITRATE_DEFAULT = {"aac": 160, "opus": 128, "mp3": 192, "wmav2": 160, "ac3": 192, "mp2": 192}
 MPEG4_QSCALE_DEFAULT = 4
 VORBIS_QUALITY_DEFAULT = 5
 # The `quality` words (media/quality.py) per encoder; "balanced" is the default above.
 QUALITY_CRF = {"smaller": {"h264": 28, "vp9": 40}, "best": {"h264": 18, "vp9": 24}}
 QUALITY_MPEG4_QSCALE = {"smaller": 8, "best": 2}
-QUALITY_AUDIO_BITRATE = {"smaller": {"aac": 96, "opus": 64, "mp3": 128}, "best": {"aac": 256, "opus": 192, "mp3": 320}}
+QUALITY_AUDIO_BITRATE = {
+    "smaller": {"aac": 96, "opus": 64, "mp3": 128, "wmav2": 96, "ac3": 128, "mp2": 128},
+    "best": {"aac": 256, "opus": 192, "mp3": 320, "wmav2": 192, "ac3": 384, "mp2": 320},
+}
 QUALITY_VORBIS = {"smaller": 3, "best": 8}
+# Encoders with a quantizer scale rather than a crf: MPEG-4 part 2 for AVI, WMV, MPEG-2, Theora.
+QSCALE_VIDEO = {
+    "mpeg4": ["-c:v", "mpeg4", "-vtag", "xvid", "-pix_fmt", "yuv420p"],
+    "wmv2": ["-c:v", "wmv2", "-pix_fmt", "yuv420p"],
+    "mpeg2video": ["-c:v", "mpeg2video", "-pix_fmt", "yuv420p"],
+    "theora": ["-c:v", "libtheora", "-pix_fmt", "yuv420p"],
+}
+# Theora's scale runs the other way: 0 (worst) to 10 (best).
+QUALITY_THEORA = {"smaller": 5, "best": 9}
+THEORA_QUALITY_DEFAULT = 7
 # MP3 below 32 kHz (MPEG-2/2.5) and AAC at 8-16 kHz have 36-128 ms frames and patchy player support.
-LOW_RATE_CODECS = ("mp3", "aac")
+# AC-3 stops at 32 kHz and MP2 below it is MPEG-2 audio few players read: both are resampled too.
+LOW_RATE_CODECS = ("mp3", "aac", "ac3", "mp2")
 LOW_RATE_LIMIT = 32000
 
 
@@ -87,12 +114,14 @@ def video_encoder_args(codec, opts):
     elif codec == "vp9":
         deadline, cpu_used = VP9_SPEED[preset]
         args = ["-c:v", "libvpx-vp9", "-deadline", deadline, "-cpu-used", cpu_used, "-row-mt", "1", "-pix_fmt", "yuv420p"]
-    else:  # mpeg4 part 2 for AVI: what old players read
-        args = ["-c:v", "mpeg4", "-vtag", "xvid", "-pix_fmt", "yuv420p"]
+    else:  # what older players read
+        args = list(QSCALE_VIDEO[codec])
     if opts.get("videoBitrate"):
         return [*args, "-b:v", f"{opts['videoBitrate']}k"]
     words = quality.level(opts)
-    if codec == "mpeg4":
+    if codec == "theora":
+        return [*args, "-q:v", str(QUALITY_THEORA.get(words, THEORA_QUALITY_DEFAULT))]
+    if codec in QSCALE_VIDEO:
         return [*args, "-q:v", str(QUALITY_MPEG4_QSCALE.get(words, MPEG4_QSCALE_DEFAULT))]
     crf = opts.get("crf", QUALITY_CRF.get(words, CRF_DEFAULT)[codec])
     return [*args, "-crf", str(crf)] + (["-b:v", "0"] if codec == "vp9" else [])

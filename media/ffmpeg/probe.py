@@ -28,6 +28,8 @@ DEMUXERS = {
     "mpeg": "mpeg", "ts": "mpegts",
     "ogv": "ogg", "ogg": "ogg", "opus": "ogg",
     "mp3": "mp3", "wav": "wav", "flac": "flac", "aac": "aac", "aiff": "aiff", "amr": "amr",
+    "ac3": "ac3", "mp2": "mp3", "au": "au", "mka": "matroska",
+    "gif": "gif", "apng": "apng",
 }
 
 

@@ -35,6 +35,10 @@ AUDIO_SAMPLES = {
     "m4a": (["-c:a", "aac"], "ipod"),
     "wma": (["-c:a", "wmav2"], "asf"),
     "aiff": (["-c:a", "pcm_s16be"], "aiff"),
+    "ac3": (["-c:a", "ac3"], "ac3"),
+    "mp2": (["-c:a", "mp2"], "mp2"),
+    "au": (["-c:a", "pcm_s16be"], "au"),
+    "mka": (["-c:a", "flac"], "matroska"),
 }
 
 
