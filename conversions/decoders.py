@@ -53,6 +53,7 @@ CHILD_FILES = (
     "media/images/kinds.py",
     "media/imaging.py",
     "media/imaging_more.py",
+    "media/vips.py",
 )
 USER_ERROR = 3
 IDLE_SECONDS = 600  # a spare nobody used exits (the next job starts a fresh one)

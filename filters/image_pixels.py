@@ -19,7 +19,7 @@ import io
 import logging
 from pathlib import Path
 
-import pyvips
+from media.vips import pyvips
 from PIL import Image
 
 from conversions.decode_errors import DecodeFailed

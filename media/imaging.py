@@ -16,7 +16,7 @@ and ICO, and handles animations (every frame held at once, capped in total).
 import re
 import sys
 
-import pyvips
+from media.vips import pyvips
 from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
 from conversions.decode_errors import DecodeFailed

@@ -9,7 +9,7 @@ pixel cap comes in the request and is checked from the header first.
 No PostScript or EPS is ever read (that would be Ghostscript).
 """
 
-import pyvips
+from media.vips import pyvips
 from PIL import Image, ImageOps
 
 from conversions.decode_errors import DecodeFailed

@@ -1,3 +1,6 @@
+# pillow-heif before anything loads libvips (media/vips.py says why).
+import pillow_heif  # noqa: F401
+
 import dramatiq
 import pytest
 from dramatiq import Message
