@@ -140,6 +140,8 @@ S3_OUTPUTS_BUCKET = env("S3_OUTPUTS_BUCKET", default=S3_BUCKET)
 S3_ENDPOINT_URL = env("S3_ENDPOINT_URL", default=None)
 S3_REGION = env("AWS_DEFAULT_REGION", default="us-east-1")
 PRESIGNED_URL_SECONDS = env.int("PRESIGNED_URL_SECONDS", default=300)
+# How long a presigned POST of /api/v1/uploads accepts its file (S3 checks it when the POST starts).
+DIRECT_UPLOAD_SECONDS = env.int("DIRECT_UPLOAD_SECONDS", default=3600)
 
 
 def _s3_storage(bucket):

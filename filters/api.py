@@ -29,6 +29,7 @@ class FilterView(APIView):
             session_key=session_key(request),
             client_ip=client_ip(request),
             use_cache=use_cache(request),
+            upload_id=request.data.get("uploadId"),
         )
         return job_answer(request, job, wait)
 

@@ -16,7 +16,7 @@ from conversions.engine import formats, sniff
 from conversions.engine.context import ConversionContext
 from conversions.errors import BadRequest, ConversionFailed, UnsupportedType
 from conversions.files import storage
-from conversions.jobs import result_cache
+from conversions.jobs import direct, result_cache
 from conversions.jobs.operations import Operations
 from conversions.jobs.quotas import enforce
 from conversions.jobs.create import job_submit
@@ -48,18 +48,20 @@ def _identify(uploads):
 
 
 def filter_job_create(*, uploads, operations, target_format="", owner=None, session_key="", client_ip=None,
-                      use_cache=True):
+                      use_cache=True, upload_id=None):
     """A filter job: validate every upload and operation, then submit it through the one lifecycle."""
     enforce(user=owner, client_ip=client_ip, session_key=session_key)  # early 429, before any work
     uploads = [u for u in uploads if u is not None]
+    if upload_id:
+        return _filter_stored(upload_id, uploads, operations, target_format, owner, session_key, client_ip)
     if not uploads:
-        raise BadRequest("Attach the file to filter as the multipart field 'file'.", code="missing_file")
+        raise BadRequest(
+            "Attach the file to filter as the multipart field 'file' (or name a direct upload by 'uploadId').",
+            code="missing_file",
+        )
     if len(uploads) > MAX_FILES:
         raise BadRequest(f"At most {MAX_FILES} files per job.", code="too_many_files")
-    raw_ops = parse_operations(operations)
-    if not raw_ops:
-        raise OperationError("'operations' is required: a JSON list such as [{\"op\": \"grayscale\"}].",
-                             code="missing_operations")
+    raw_ops = _required_operations(operations)
     found = _identify(uploads)
     fmt, mime = found[0]
     family = family_of(fmt)
@@ -82,6 +84,36 @@ def filter_job_create(*, uploads, operations, target_format="", owner=None, sess
     names = ",".join(o["op"] for o in ops)
     message = f"{fmt} -> {out_fmt}: {names} ({job.source_size} bytes)"
     return job_submit(job, uploads, use_cache=use_cache, message=message, operations=names)
+
+
+def _filter_stored(upload_id, uploads, operations, target_format, owner, session_key, client_ip):
+    """A filter job on one direct upload: described from its name; the worker sniffs it (direct.check_stored)."""
+    if uploads:
+        raise BadRequest("Send either the multipart field 'file' or 'uploadId', not both.", code="file_and_upload")
+    raw_ops = _required_operations(operations)
+    source = direct.stored_source(
+        upload_id, owner=owner, session_key=session_key, client_ip=client_ip, accepted=filter_sources()
+    )
+    family = family_of(source.fmt)
+    ops = clean_operations(raw_ops, family, files=1)
+    out_fmt = output_format(family, source.fmt, _target(target_format), ops)
+    job = Job(
+        kind=Job.Kind.FILTER, family="filters", converter="filters", source_format=source.fmt, target_format=out_fmt,
+        operations=ops, original_filename=source.upload.filename, source_size=source.size,
+        owner=owner if owner is not None and owner.is_authenticated else None, session_key=session_key or "",
+        client_ip=client_ip, source_key=source.upload.key, source_keys=[source.upload.key],
+    )
+    names = ",".join(o["op"] for o in ops)
+    message = f"{source.fmt} -> {out_fmt}: {names} ({source.size} bytes, direct upload)"
+    return job_submit(job, [], use_cache=False, message=message, direct_upload=source, operations=names)
+
+
+def _required_operations(operations):
+    raw_ops = parse_operations(operations)
+    if not raw_ops:
+        raise OperationError("'operations' is required: a JSON list such as [{\"op\": \"grayscale\"}].",
+                             code="missing_operations")
+    return raw_ops
 
 
 def _target(target_format):

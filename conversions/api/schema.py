@@ -197,8 +197,17 @@ _OPTIONS_HELP = "The converter's options, e.g. {\"quality\": \"best\"}; GET /api
 _OPERATIONS_HELP = 'e.g. [{"op": "resize", "width": 320}]; GET /api/v1/operations lists them.'
 
 
+_UPLOAD_ID_HELP = (
+    "Instead of `file`: the uploadId of a direct upload (POST /api/v1/uploads, S3 storage only), used once and only "
+    "by its creator. Its type is checked by the worker: a refusal is a failed job with the 415/413 codes."
+)
+
+
 class ConvertSerializer(serializers.Serializer):
-    file = serializers.FileField(help_text="The file to convert; its type is detected from its content.")
+    file = serializers.FileField(
+        required=False, help_text="The file to convert; its type is detected from its content. Or `uploadId`."
+    )
+    uploadId = serializers.UUIDField(required=False, help_text=_UPLOAD_ID_HELP)
     targetFormat = TargetFormatField(
         help_text="The format to convert to (which ones a file's format offers: GET /api/v1/formats)."
     )
@@ -211,14 +220,39 @@ class ConvertSerializer(serializers.Serializer):
 
 class FilterSerializer(serializers.Serializer):
     file = serializers.ListField(
-        child=serializers.FileField(), min_length=1, help_text="The file; several only for operations that merge."
+        child=serializers.FileField(), min_length=1, required=False,
+        help_text="The file; several only for operations that merge. Or `uploadId`.",
     )
+    uploadId = serializers.UUIDField(required=False, help_text=_UPLOAD_ID_HELP)
     operations = serializers.ListField(
         child=OperationCallField(), min_length=1, max_length=MAX_OPERATIONS,
         help_text="The operations, in order, " + _OPERATIONS_HELP,
     )
     targetFormat = TargetFormatField(required=False, help_text="Convert the result to this format too.")
 
+
+class UploadRequestSerializer(serializers.Serializer):
+    filename = serializers.CharField(
+        help_text="The name of the file you will upload. Its extension is the format the job expects; the worker "
+        "checks the content against it."
+    )
+
+
+class UploadAcceptedSerializer(serializers.Serializer):
+    uploadId = serializers.UUIDField(help_text="Pass it to convert or filter as `uploadId`, once.")
+    url = serializers.URLField(help_text="POST the file here as multipart/form-data.")
+    fields = serializers.DictField(
+        child=serializers.CharField(), help_text="Form fields to send first, as they are; the file goes last as `file`."
+    )
+    expiresAt = serializers.DateTimeField(help_text="The POST is refused after this.")
+
+
+UPLOADS_HELP = (
+    "With S3 storage: a presigned POST whose policy fixes the object key, your size limit and the expiry. "
+    "Send the file to `url` with `fields` (the file field last), then call convert or filter with `uploadId` "
+    "instead of `file`. S3 itself refuses a file over the limit. With local storage this answers 409 "
+    "`uploads_unavailable`: send the file as multipart `file` instead."
+)
 
 # Structured multipart fields travel as JSON text parts (a plain text field works too).
 JSON_PARTS = {"options": {"contentType": "application/json"}, "operations": {"contentType": "application/json"}}
@@ -252,7 +286,19 @@ def errors(*statuses):
 
 # Every operation may meet these: a bad API key, and a database outage.
 ALWAYS = (401, 503)
-SUBMIT_ERRORS = errors(400, 413, 415, 429, *ALWAYS)
+SUBMIT_ERRORS = {
+    **errors(400, 413, 415, 429, *ALWAYS),
+    409: OpenApiResponse(
+        ErrorSerializer,
+        description="The uploadId was already used (upload_used), or nothing was uploaded for it (upload_missing).",
+    ),
+}
+UPLOAD_ERRORS = {
+    **errors(400, 415, 429, *ALWAYS),
+    409: OpenApiResponse(
+        ErrorSerializer, description="This server stores files locally (uploads_unavailable): send them as multipart."
+    ),
+}
 
 RETRY_AFTER = OpenApiParameter(
     "Retry-After", OpenApiTypes.INT, OpenApiParameter.HEADER, response=[429, 503], description="Seconds to wait."

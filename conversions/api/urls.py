@@ -4,6 +4,7 @@ from conversions.api import views
 
 urlpatterns = [
     path("convert", views.ConvertView.as_view(), name="api-convert"),
+    path("uploads", views.UploadsView.as_view(), name="api-uploads"),
     path("status/<str:job_id>", views.StatusView.as_view(), name="api-status"),
     path("download/<str:job_id>", views.DownloadView.as_view(), name="api-download"),
     path("jobs", views.JobsListView.as_view(), name="api-jobs"),

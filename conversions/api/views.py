@@ -23,6 +23,7 @@ from conversions.jobs.selectors import (
     parse_job_id,
     public_payload,
 )
+from conversions.jobs import direct
 from conversions.jobs.create import job_create
 from conversions.jobs.services import job_delete
 from conversions.api import schema
@@ -63,9 +64,35 @@ class ConvertView(APIView):
             client_ip=client_ip(request),
             operations=request.data.get("operations"),
             use_cache=use_cache(request),
+            upload_id=request.data.get("uploadId"),
         )
         # 202 with the job's URLs, or 200 with the finished job when ?wait=N sees it end.
         return job_answer(request, job, wait)
+
+
+class UploadsView(APIView):
+    throttle_classes = [SubmitThrottle]
+
+    @extend_schema(
+        operation_id="upload_create",
+        tags=["Convert and filter"],
+        summary="Upload a file straight to object storage (S3 only)",
+        description=schema.UPLOADS_HELP,
+        request={"application/json": schema.UploadRequestSerializer},
+        parameters=[schema.RETRY_AFTER],
+        responses={
+            201: OpenApiResponse(schema.UploadAcceptedSerializer, description="POST the file to url with fields."),
+            **schema.UPLOAD_ERRORS,
+        },
+    )
+    def post(self, request):
+        body = direct.upload_create(
+            filename=request.data.get("filename"),
+            owner=request.user,
+            session_key=session_key(request),
+            client_ip=client_ip(request),
+        )
+        return Response(body, status=201)
 
 
 class StatusView(APIView):

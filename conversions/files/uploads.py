@@ -18,7 +18,7 @@ def upload_limit(request):
     return getattr(request, "max_upload_bytes", None) or settings.MAX_UPLOAD_BYTES
 
 
-def _too_large(limit, whose=""):
+def too_large(limit, whose=""):
     mb = limit / (1024 * 1024)
     return TooLarge(f"The file is larger than the {mb:g} MB limit{whose}. Upload a smaller file.")
 
@@ -31,7 +31,7 @@ class LimitedUploadHandler(TemporaryFileUploadHandler):
         self.total = 0
         # Multipart framing adds a little; anything far past the limit is refused unread.
         if content_length and content_length > self.limit + 64 * 1024:
-            raise _too_large(self.limit, getattr(self.request, "max_upload_whose", ""))
+            raise too_large(self.limit, getattr(self.request, "max_upload_whose", ""))
         return None
 
     def new_file(self, *args, **kwargs):
@@ -42,7 +42,7 @@ class LimitedUploadHandler(TemporaryFileUploadHandler):
         self.total += len(raw_data)
         if self.total > self.limit:
             self.file.close()
-            raise _too_large(self.limit, getattr(self.request, "max_upload_whose", ""))
+            raise too_large(self.limit, getattr(self.request, "max_upload_whose", ""))
         self.sha256.update(raw_data)
         return super().receive_data_chunk(raw_data, start)
 

@@ -116,9 +116,11 @@ def purge_old_uploads(now=None):
 
     A succeeded job keeps its output until OUTPUT_RETENTION_HOURS, but its
     source file goes after the shorter upload retention. Clearing source_key
-    in the same conditional UPDATE makes a second pass a no-op.
+    in the same conditional UPDATE makes a second pass a no-op. Direct uploads
+    that no job took go after the same time (direct.purge_unused).
     """
     from conversions.files import storage
+    from conversions.jobs import direct
 
     now = now or timezone.now()
     cutoff = now - timedelta(hours=settings.UPLOAD_RETENTION_HOURS)
@@ -131,7 +133,7 @@ def purge_old_uploads(now=None):
         storage.delete_quietly(storage.uploads(), key)
         count += Job.objects.filter(pk=job_id, source_key=key).update(source_key="", updated_at=timezone.now())
     logger.info("purge_old_uploads: deleted=%s", count)
-    return count
+    return count + direct.purge_unused(now)
 
 
 def remove_orphan_workdirs(work_dir=None):

@@ -22,7 +22,7 @@ from conversions.engine.context import ConversionContext
 from conversions.engine.registry import registry
 from conversions.errors import Canceled, ConversionFailed, TransientError
 from conversions.files import storage
-from conversions.jobs import failures
+from conversions.jobs import direct, failures
 from conversions.jobs import operations as job_operations
 from conversions.jobs.budget import JobBudget, time_limit_seconds
 from conversions.jobs.quotas import retention_hours
@@ -226,7 +226,9 @@ def fetch_sources(job, workdir):
     keys = job.source_keys or [job.source_key]
     paths = []
     for n, key in enumerate(keys, start=1):
-        ext = key.rsplit(".", 1)[-1]
+        # A direct upload's key has no extension (it was fixed before anyone knew the format).
+        name = key.rsplit("/", 1)[-1]
+        ext = name.rsplit(".", 1)[-1] if "." in name else job.source_format
         path = workdir / (f"source.{ext}" if len(keys) == 1 and job.kind == Job.Kind.CONVERT else f"source-{n}.{ext}")
         try:
             storage.fetch_to(storage.uploads(), key, path)
@@ -236,6 +238,7 @@ def fetch_sources(job, workdir):
             # The OS error names server paths: log it, tell the user something they can use.
             logger.warning("reading the upload failed job=%s: %s", job.pk, exc)
             raise TransientError("The uploaded file could not be read from storage.") from exc
+        direct.check_stored(job, path)  # a direct upload is sniffed here, before any tool reads it
         paths.append(path)
     return paths
 
@@ -261,6 +264,7 @@ def _succeed(job, converter_seconds, wall_seconds):
         output_filename=job.output_filename,
         output_content_type=job.output_content_type,
         output_size=job.output_size,
+        detected_type=job.detected_type,  # set by the worker's sniff of a direct upload
         expires_at=now + timedelta(hours=_retention_hours(job)),
         error_code="",
         error_message="",

@@ -1,0 +1,161 @@
+"""Uploads straight to the bucket: presign, hand one to one job, check it in the worker, purge it unused.
+
+With S3 storage a client may send its file to S3 itself (POST
+/api/v1/uploads answers a presigned POST), then name it by `uploadId` in
+convert or filter: the web process never holds the bytes. It cannot sniff
+them either, so the job is described from the file's name (its extension is
+the claimed format, which routes the job to its queue) and the worker runs
+the checks of the multipart path on the stored object before converting it:
+the sniff against the name, and the size limit. Their refusals end the job
+`failed` with the codes and messages of today's 415 and 413 answers.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from conversions.engine import formats, sniff
+from conversions.errors import BadRequest, ConversionFailed, NotReady, TooLarge, UnsupportedType
+from conversions.files import s3io, storage
+from conversions.files.uploads import too_large
+from conversions.jobs.quotas import enforce, max_upload_bytes, upload_limit_whose
+from conversions.models import Upload
+
+logger = logging.getLogger(__name__)
+
+
+def upload_key(upload_id):
+    return f"uploads/{upload_id}/source"
+
+
+def _direct_storage():
+    uploads = storage.uploads()
+    if not s3io.is_s3(uploads):
+        raise NotReady(
+            "Direct uploads need S3 storage and this server stores files locally: "
+            "send the file itself as the multipart field 'file' of /api/v1/convert or /api/v1/filter.",
+            code="uploads_unavailable",
+        )
+    return uploads
+
+
+def upload_create(*, filename, owner=None, session_key="", client_ip=None):
+    """A presigned POST for one file: `{uploadId, url, fields, expiresAt}`."""
+    bucket = _direct_storage()
+    enforce(user=owner, client_ip=client_ip, session_key=session_key)  # early 429, as for a multipart submit
+    name = storage.safe_filename(filename or "", default="")
+    if not name:
+        raise BadRequest("'filename' is required: the name of the file you will upload, e.g. report.pdf.",
+                         code="missing_filename")
+    fmt = formats.extension_of(name)
+    if fmt is None:
+        raise UnsupportedType(
+            f"'{name}' has no extension this server knows: name the file with its format's extension "
+            "(e.g. report.pdf), or send it as multipart, where its type is detected from its content.",
+            code="unsupported_format",
+        )
+    now = timezone.now()
+    seconds = settings.DIRECT_UPLOAD_SECONDS
+    upload = Upload(
+        filename=name, max_bytes=max_upload_bytes(owner), expires_at=now + timedelta(seconds=seconds),
+        owner=owner if owner is not None and owner.is_authenticated else None,
+        session_key=session_key or "", client_ip=client_ip, created_at=now,
+    )
+    upload.key = upload_key(upload.id)
+    post = s3io.presigned_post(bucket, upload.key, max_bytes=upload.max_bytes, seconds=seconds)
+    upload.save(force_insert=True)
+    return {"uploadId": str(upload.id), "url": post["url"], "fields": post["fields"],
+            "expiresAt": upload.expires_at}
+
+
+@dataclass(frozen=True)
+class StoredSource:
+    """What the web tier knows of a direct upload without reading it."""
+
+    upload: Upload
+    fmt: str
+    size: int
+
+
+def stored_source(upload_id, *, owner=None, session_key="", client_ip=None, accepted):
+    """The caller's unused upload `upload_id`, stored and of a format in `accepted`; 400/409/415 otherwise."""
+    found = _caller_upload(upload_id, owner, session_key, client_ip)
+    if found.job_id is not None:
+        raise NotReady("This upload was already converted; upload the file again for another job.",
+                       code="upload_used")
+    fmt = formats.extension_of(found.filename)
+    if fmt not in accepted:
+        raise UnsupportedType(f"{(fmt or 'These').upper()} files are not accepted here.", code="unsupported_format")
+    size = s3io.size_of(_direct_storage(), found.key)  # one HEAD: the bytes stay in the bucket
+    if size is None:
+        raise NotReady(
+            "Nothing was uploaded for this uploadId: POST the file to the upload's url with its fields first.",
+            code="upload_missing",
+        )
+    return StoredSource(upload=found, fmt=fmt, size=size)
+
+
+def _caller_upload(upload_id, owner, session_key, client_ip):
+    import uuid
+
+    try:
+        pk = uuid.UUID(str(upload_id))
+    except ValueError:
+        pk = None
+    found = Upload.objects.of_caller(owner, session_key, client_ip).filter(pk=pk).first() if pk else None
+    if found is None:
+        # Another caller's upload reads as unknown: its id says nothing about it.
+        raise BadRequest("No upload with this uploadId for this caller.", code="upload_not_found")
+    return found
+
+
+def hand_to_job(source, job):
+    """Give the upload to `job` with one conditional UPDATE (inside the job's insert): used once, ever."""
+    if not Upload.objects.filter(pk=source.upload.pk, job__isnull=True).update(job=job):
+        raise NotReady("This upload was already converted; upload the file again for another job.",
+                       code="upload_used")
+
+
+def check_stored(job, path):
+    """In the worker: the multipart path's checks on a direct upload, refusals as the job's failure.
+
+    Runs for a job no sniff has seen yet (detected_type empty: only direct
+    uploads). The same functions as the 415 and 413 answers, so the same codes
+    and messages.
+    """
+    if job.detected_type:
+        return
+    try:
+        size = path.stat().st_size
+        if size == 0:
+            raise UnsupportedType("The uploaded file is empty.", code="empty_file")
+        limit = max_upload_bytes(job.owner)
+        if size > limit:
+            raise too_large(limit, upload_limit_whose(job.owner))
+        fmt, mime = sniff.identify(path, job.original_filename, accepted={job.source_format})
+    except (UnsupportedType, TooLarge) as exc:
+        raise ConversionFailed(exc.message, code=exc.code) from None
+    job.detected_type = mime
+    logger.info("direct upload checked job=%s format=%s mime=%s bytes=%s", job.pk, fmt, mime, size)
+
+
+def purge_unused(now=None):
+    """Delete the uploads no job took within UPLOAD_RETENTION_HOURS: the row first, then the object.
+
+    Deleting the row with the same `job IS NULL` condition a convert claims
+    with means a convert racing the purge either got it first (the row stays)
+    or finds no upload.
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(hours=settings.UPLOAD_RETENTION_HOURS)
+    count = 0
+    for pk, key in Upload.objects.filter(job__isnull=True, created_at__lt=cutoff).values_list("pk", "key"):
+        deleted, _ = Upload.objects.filter(pk=pk, job__isnull=True).delete()
+        if deleted:
+            storage.delete_quietly(storage.uploads(), key)
+            count += 1
+    logger.info("purge_unused_uploads: deleted=%s", count)
+    return count
