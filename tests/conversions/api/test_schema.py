@@ -5,8 +5,9 @@ import pytest
 ERROR_REF = "#/components/schemas/Error"
 # The errors each operation can answer, besides 401 (bad API key) and 503 (a dependency down).
 EXPECTED_ERRORS = {
-    ("post", "/api/v1/convert"): {400, 413, 415, 429},
-    ("post", "/api/v1/filter"): {400, 413, 415, 429},
+    ("post", "/api/v1/convert"): {400, 409, 413, 415, 429},
+    ("post", "/api/v1/filter"): {400, 409, 413, 415, 429},
+    ("post", "/api/v1/uploads"): {400, 409, 415, 429},
     ("get", "/api/v1/status/{job_id}"): {404},
     ("get", "/api/v1/download/{job_id}"): {404, 409, 410},
     ("delete", "/api/v1/jobs/{job_id}"): {404},
@@ -37,18 +38,18 @@ def body_schema(schema, op):
     return schema["components"]["schemas"][ref.rsplit("/", 1)[1]]
 
 
-def test_file_is_a_required_binary_on_convert_and_filter(schema):
+def test_file_is_a_binary_or_an_uploadid_on_convert_and_filter(schema):
     for path in ("/api/v1/convert", "/api/v1/filter", "/api/convert"):
         op = schema["paths"][path]["post"]
         assert op["requestBody"]["required"] is True
         body = body_schema(schema, op)
-        assert "file" in body["required"]
         file_field = body["properties"]["file"]
         assert (file_field.get("items") or file_field)["format"] == "binary"
+        assert body["properties"]["uploadId"]["format"] == "uuid"
     convert = body_schema(schema, schema["paths"]["/api/v1/convert"]["post"])
-    assert set(convert["required"]) == {"file", "targetFormat"}
+    assert set(convert["required"]) == {"targetFormat"}
     filter_ = body_schema(schema, schema["paths"]["/api/v1/filter"]["post"])
-    assert set(filter_["required"]) == {"file", "operations"}
+    assert set(filter_["required"]) == {"operations"}
     assert filter_["properties"]["operations"]["minItems"] == 1
     # Each operation is described with its own parameters, as GET /api/v1/operations lists them.
     choices = {c["title"]: c for c in filter_["properties"]["operations"]["items"]["anyOf"]}
@@ -117,3 +118,12 @@ def test_aliases_share_their_twins_tag_and_sit_beside_them(schema):
         assert twin in alias_op["description"]
     tags = {tag for _, _, op in operations(schema) for tag in op["tags"]}
     assert tags == {"Convert and filter", "Jobs", "Catalog"}
+
+
+def test_uploads_answers_a_presigned_post(schema):
+    op = schema["paths"]["/api/v1/uploads"]["post"]
+    body = op["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    assert schema["components"]["schemas"][body]["required"] == ["filename"]
+    answer = op["responses"]["201"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    assert set(schema["components"]["schemas"][answer]["required"]) == {"uploadId", "url", "fields", "expiresAt"}
+    assert "uploads_unavailable" in op["responses"]["409"]["description"]
