@@ -86,8 +86,9 @@ class UploadsView(APIView):
         },
     )
     def post(self, request):
+        data = request.data if hasattr(request.data, "get") else {}  # a JSON list or string: no filename
         body = direct.upload_create(
-            filename=request.data.get("filename"),
+            filename=data.get("filename"),
             owner=request.user,
             session_key=session_key(request),
             client_ip=client_ip(request),
@@ -216,7 +217,7 @@ class JobsListView(APIView):
 
 
 def _positive_int(raw, default, name):
-    if raw in (None, ""):
+    if raw is None:  # absent; an empty `?pageSize=` is not a number and is refused like one
         return default
     try:
         value = int(raw)

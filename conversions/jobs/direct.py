@@ -13,6 +13,7 @@ the sniff against the name, and the size limit. Their refusals end the job
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.utils import timezone
@@ -40,6 +41,29 @@ def _direct_storage():
             code="uploads_unavailable",
         )
     return uploads
+
+
+def enabled():
+    """Whether clients may upload straight to the bucket (S3 storage); the pages use it then."""
+    return s3io.is_s3(storage.uploads())
+
+
+_origins = {}
+
+
+def upload_origin():
+    """The scheme://host the presigned POSTs go to (the pages' CSP lets scripts connect there); "" when local.
+
+    Signing a POST is local work (no request): one made for a dummy key says
+    where boto3 sends them, virtual-hosted or path style alike.
+    """
+    if not enabled():
+        return ""
+    bucket = storage.uploads()
+    if bucket.bucket_name not in _origins:
+        parts = urlsplit(s3io.presigned_post(bucket, "uploads/origin-probe", max_bytes=1, seconds=60)["url"])
+        _origins[bucket.bucket_name] = f"{parts.scheme}://{parts.netloc}"
+    return _origins[bucket.bucket_name]
 
 
 def upload_create(*, filename, owner=None, session_key="", client_ip=None):

@@ -10,6 +10,8 @@ block, and only that page allows inline styles.
 
 from django.conf import settings
 
+from conversions.jobs import direct
+
 POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
@@ -27,6 +29,8 @@ class ContentSecurityPolicyMiddleware:
         if "Content-Security-Policy" in response or not response.get("Content-Type", "").startswith("text/html"):
             return response
         policy = DOCS_POLICY if request.path.startswith(DOCS_PATHS) else POLICY
+        if direct.enabled():  # the converter pages send files straight to the uploads bucket
+            policy = policy.replace("connect-src 'self'", f"connect-src 'self' {direct.upload_origin()}")
         header = "Content-Security-Policy-Report-Only" if settings.CSP_REPORT_ONLY else "Content-Security-Policy"
         response[header] = policy
         return response

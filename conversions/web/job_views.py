@@ -18,6 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from conversions.jobs import direct
 from conversions.jobs import operations as job_operations
 from conversions.web import filter_pages
 from conversions.web import pages
@@ -138,6 +139,7 @@ def convert_submit(request):
             upload=request.FILES.get("file"),
             target_format=post.get("targetFormat") or (pair.target if pair else ""),
             options=_options(pair, post),
+            upload_id=post.get("uploadId"),  # the page sent the file to the bucket itself (S3)
             **caller,
         )
 
@@ -152,7 +154,8 @@ def filter_submit(request):
         if page is None:
             raise ConvertAllError("Unknown filter; open a filter page and try again.", code="unknown_filter")
         return job_operations.current().create_job(
-            uploads=request.FILES.getlist("file"), operations=[filter_pages.operation_from_form(page, post)], **caller
+            uploads=request.FILES.getlist("file"), operations=[filter_pages.operation_from_form(page, post)],
+            upload_id=post.get("uploadId"), **caller,
         )
 
     return _submit(
@@ -161,6 +164,21 @@ def filter_submit(request):
         create,
         lambda page: ("conversions/filter.html", filter_context(page)),
     )
+
+
+@csrf_exempt
+@never_cache
+@require_POST
+def upload_submit(request):
+    """The pages' direct upload (S3 storage): a presigned POST for this browser, as JSON."""
+    try:
+        if not same_origin(request):
+            raise CrossSite("This form was sent from another site; open the page on this site and try again.")
+        _throttle(request)
+        body = direct.upload_create(filename=request.POST.get("filename"), **_caller(request))
+    except ConvertAllError as exc:
+        return JsonResponse(error_body(exc.code, exc.message), status=exc.status, headers=exc.headers)
+    return JsonResponse(body, status=201)
 
 
 def _sign_in_helps(request, exc):

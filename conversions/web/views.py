@@ -12,6 +12,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.cache import cache_control
 
+from conversions.jobs import direct
 from conversions.web import filter_pages
 from conversions.web import pages
 from conversions.errors import json_error
@@ -79,6 +80,7 @@ def converter_context(pair, **extra):
         "field_groups": pages.split_fields(fields),
         "accept": accept_attr(pair.source),
         "canonical": reverse("converter", args=[pair.slug]),
+        "direct_uploads": direct.enabled(),  # the same for every visitor: the page stays cacheable
         "cacheable": True,
         **extra,
     }
@@ -110,6 +112,7 @@ def filter_context(page, **extra):
         "field_groups": pages.split_fields(fields),
         "related": [p for p in filter_pages.all_filters() if p.family == page.family and p.slug != page.slug],
         "canonical": reverse("filter-page", args=[page.slug]),
+        "direct_uploads": direct.enabled(),  # the same for every visitor: the page stays cacheable
         "cacheable": True,
         **extra,
     }

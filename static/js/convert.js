@@ -1,5 +1,6 @@
 // Converter page: drag and drop, upload progress (bytes sent), then the job's
-// live status from the API, then a download button. Without JavaScript the
+// live status from the API, then a download button. With S3 storage the file
+// goes straight to the bucket first (startDirect); multipart to us otherwise. Without JavaScript the
 // form is a plain POST that lands on /jobs/<id>, which refreshes itself.
 (function () {
   "use strict";
@@ -118,10 +119,18 @@
       });
   }
 
-  function start() {
-    var xhr = new XMLHttpRequest();
-    xhr.open("POST", form.action);
-    xhr.setRequestHeader("Accept", "application/json");
+  function showPanel() {
+    form.hidden = true;
+    panel.hidden = false;
+    errorBox.hidden = doneBox.hidden = jobLink.hidden = true;
+    meters.hidden = false;
+    title.textContent = "Uploading…";
+    setBar(uploadBar, uploadText, 0);
+    setBar(jobBar, jobText, 0, "waiting");
+    title.focus();
+  }
+
+  function trackUpload(xhr) {
     xhr.upload.onprogress = function (e) {
       if (e.lengthComputable) setBar(uploadBar, uploadText, (e.loaded / e.total) * 100);
     };
@@ -129,6 +138,20 @@
       setBar(uploadBar, uploadText, 100);
       title.textContent = "Uploaded; checking the file…";
     };
+  }
+
+  function lostConnection() {
+    // A server refusing a body mid-upload (too large) may reset the connection before we read its answer.
+    var sent = uploadBar.value < 100 ? " The upload stopped at " + uploadBar.value + "%: the file may be over the size limit." : "";
+    showError(0, { error: { message: "The connection to the server was lost." + sent + " Try again." } });
+  }
+
+  // The form (with the file, or with the uploadId of a file already in the bucket) to our server.
+  function submitForm(body, withFile) {
+    var xhr = new XMLHttpRequest();
+    xhr.open("POST", form.action);
+    xhr.setRequestHeader("Accept", "application/json");
+    if (withFile) trackUpload(xhr);
     xhr.onload = function () {
       var body = parse(xhr.responseText);
       if (xhr.status === 202 && body) {
@@ -141,20 +164,55 @@
         showError(xhr.status, body, xhr.getResponseHeader("Retry-After"));
       }
     };
-    xhr.onerror = function () {
-      // A server refusing a body mid-upload (too large) may reset the connection before we read its answer.
-      var sent = uploadBar.value < 100 ? " The upload stopped at " + uploadBar.value + "%: the file may be over the size limit." : "";
-      showError(0, { error: { message: "The connection to the server was lost." + sent + " Try again." } });
+    xhr.onerror = lostConnection;
+    xhr.send(body);
+  }
+
+  function start() {
+    showPanel();
+    if (form.dataset.directUploads && input.files.length === 1) return startDirect(input.files[0]);
+    submitForm(new FormData(form), true);
+  }
+
+  // With S3 storage the file goes straight to the bucket (a presigned POST whose policy
+  // holds the size limit), then the form is sent with its uploadId instead of the file.
+  function startDirect(file) {
+    var ask = new FormData();
+    ask.append("filename", file.name);
+    fetch(form.dataset.directUploads, { method: "POST", body: ask, credentials: "same-origin",
+                                        headers: { Accept: "application/json" } })
+      .then(function (r) {
+        return r.text().then(function (t) { return [r.status, parse(t), r.headers.get("Retry-After")]; });
+      })
+      .then(function (res) {
+        if (res[0] !== 201 || !res[1]) return showError(res[0], res[1], res[2]);
+        sendToBucket(res[1], file);
+      })
+      .catch(function () { showError(0, null); });
+  }
+
+  function sendToBucket(ticket, file) {
+    var data = new FormData();
+    Object.keys(ticket.fields).forEach(function (k) { data.append(k, ticket.fields[k]); });
+    data.append("file", file); // last: S3 ignores fields after the file
+    var xhr = new XMLHttpRequest();
+    xhr.open("POST", ticket.url);
+    trackUpload(xhr);
+    xhr.onload = function () {
+      if (xhr.status >= 200 && xhr.status < 300) {
+        var body = new FormData(form);
+        body.delete("file");
+        body.append("uploadId", ticket.uploadId);
+        return submitForm(body, false);
+      }
+      // S3 answers in XML; EntityTooLarge is its policy's size limit.
+      var big = /EntityTooLarge/.test(xhr.responseText || "");
+      showError(big ? 413 : 0, { error: { message: big
+        ? "The file is " + human(file.size) + ", over the size limit. Upload a smaller file."
+        : "The upload to storage failed (HTTP " + xhr.status + "). Try again." } });
     };
-    form.hidden = true;
-    panel.hidden = false;
-    errorBox.hidden = doneBox.hidden = jobLink.hidden = true;
-    meters.hidden = false;
-    title.textContent = "Uploading…";
-    setBar(uploadBar, uploadText, 0);
-    setBar(jobBar, jobText, 0, "waiting");
-    title.focus();
-    xhr.send(new FormData(form));
+    xhr.onerror = lostConnection;
+    xhr.send(data);
   }
 
   var me = null;
