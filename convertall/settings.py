@@ -12,6 +12,8 @@ from urllib.parse import quote
 
 import environ
 
+from convertall import wiring
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -143,39 +145,10 @@ PRESIGNED_URL_SECONDS = env.int("PRESIGNED_URL_SECONDS", default=300)
 # How long a presigned POST of /api/v1/uploads accepts its file (S3 checks it when the POST starts).
 DIRECT_UPLOAD_SECONDS = env.int("DIRECT_UPLOAD_SECONDS", default=3600)
 
-
-def _s3_storage(bucket):
-    return {
-        "BACKEND": "storages.backends.s3.S3Storage",
-        "OPTIONS": {
-            "bucket_name": bucket,
-            "endpoint_url": S3_ENDPOINT_URL,
-            "region_name": S3_REGION,
-            # boto3 presigns with SigV2 unless told otherwise.
-            "signature_version": "s3v4",
-            "file_overwrite": True,
-            "default_acl": None,
-            "querystring_auth": True,
-            "querystring_expire": PRESIGNED_URL_SECONDS,
-            "addressing_style": env("S3_ADDRESSING_STYLE", default="path"),
-        },
-    }
-
-
-def _local_storage(sub):
-    return {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        # A re-run of a job overwrites its output instead of adding a twin.
-        "OPTIONS": {"location": str(STORAGE_DIR / sub), "allow_overwrite": True},
-    }
-
-
-STORAGES = {
-    "default": _local_storage("default"),
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
-    "uploads": _s3_storage(S3_BUCKET) if STORAGE_BACKEND == "s3" else _local_storage("uploads"),
-    "outputs": _s3_storage(S3_OUTPUTS_BUCKET) if STORAGE_BACKEND == "s3" else _local_storage("outputs"),
-}
+STORAGES = wiring.storages(
+    STORAGE_BACKEND, STORAGE_DIR, S3_BUCKET, S3_OUTPUTS_BUCKET, endpoint_url=S3_ENDPOINT_URL, region=S3_REGION,
+    expire_seconds=PRESIGNED_URL_SECONDS, addressing_style=env("S3_ADDRESSING_STYLE", default="path"),
+)
 
 # --- Dramatiq --------------------------------------------------------------
 # Backstop wall-clock limit of one job per queue (each tool also has its own timeout).
@@ -194,28 +167,7 @@ os.environ.setdefault("dramatiq_worker_timeout", str(DRAMATIQ_WORKER_TIMEOUT_MS)
 # A worker that stops heartbeating for this long has its unacked messages
 # handed to other workers (Redis broker only).
 DRAMATIQ_HEARTBEAT_TIMEOUT_MS = env.int("DRAMATIQ_HEARTBEAT_TIMEOUT_MS", default=15000)
-_DRAMATIQ_MIDDLEWARE = [
-    "conversions.engine.sandbox.SandboxCheck",  # refuses to boot a worker without the layers of SANDBOX_REQUIRE
-    "dramatiq.middleware.AgeLimit",
-    "dramatiq.middleware.TimeLimit",
-    "dramatiq.middleware.Callbacks",
-    "dramatiq.middleware.Retries",
-    "django_dramatiq.middleware.DbConnectionsMiddleware",
-    "conversions.ops.heartbeat.WorkerObservability",
-    "convertall.tracing.TracingMiddleware",  # trace context in each message; off unless OTEL_* is set
-]
-if REDIS_URL:
-    DRAMATIQ_BROKER = {
-        "BROKER": "dramatiq.brokers.redis.RedisBroker",
-        "OPTIONS": {"url": REDIS_URL, "heartbeat_timeout": DRAMATIQ_HEARTBEAT_TIMEOUT_MS},
-        "MIDDLEWARE": _DRAMATIQ_MIDDLEWARE,
-    }
-else:
-    DRAMATIQ_BROKER = {
-        "BROKER": "dramatiq.brokers.stub.StubBroker",
-        "OPTIONS": {},
-        "MIDDLEWARE": _DRAMATIQ_MIDDLEWARE,
-    }
+DRAMATIQ_BROKER = wiring.dramatiq_broker(REDIS_URL, DRAMATIQ_HEARTBEAT_TIMEOUT_MS)
 DRAMATIQ_AUTODISCOVER_MODULES = ["tasks"]
 # Embedded default: worker threads inside the web process serve every queue.
 EMBEDDED_WORKERS = env.bool("EMBEDDED_WORKERS", default=not REDIS_URL)
@@ -294,22 +246,7 @@ FILE_UPLOAD_TEMP_DIR = env("FILE_UPLOAD_TEMP_DIR", default=None)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # --- API -------------------------------------------------------------------
-REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [
-        "accounts.authentication.ApiKeyAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
-    ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.MultiPartParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.JSONParser",
-    ],
-    "EXCEPTION_HANDLER": "conversions.errors.api_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "conversions.api.schema.ApiSchema",
-    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
-}
+REST_FRAMEWORK = wiring.REST_FRAMEWORK
 # --- Limits of a public deployment ------------------------------------------------
 # The submit rate limit and the per-user quotas guard a public service from
 # abuse; on someone's own machine they only lock its owner out. So they are on
@@ -325,26 +262,7 @@ QUEUE_FULL_RETRY_AFTER = env.int("QUEUE_FULL_RETRY_AFTER", default=30)
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 # Benchmark-only views (bench/pipeline.py: the bare-view ceiling); never on in production.
 BENCH_VIEWS = env.bool("BENCH_VIEWS", default=False)
-SPECTACULAR_SETTINGS = {
-    "TITLE": "Convert-All API",
-    "DESCRIPTION": "Convert documents, audio, video and images; apply filters.",
-    "VERSION": "1",
-    "SERVE_INCLUDE_SCHEMA": False,
-    "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
-    # File fields become `format: binary` in request bodies (not the URL a response would carry).
-    "COMPONENT_SPLIT_REQUEST": True,
-    "POSTPROCESSING_HOOKS": [
-        "drf_spectacular.hooks.postprocess_schema_enums",
-        "conversions.api.schema.aliases_beside_twins",
-    ],
-    "TAGS": [
-        {"name": "Convert and filter", "description": "Upload a file; get a job to poll. `/api/...` paths are aliases of `/api/v1/...`."},
-        {"name": "Jobs", "description": "A job's status, its result, and deleting it; your jobs."},
-        {"name": "Catalog", "description": "What converts to what, with which options; the filter operations."},
-    ],
-}
+SPECTACULAR_SETTINGS = wiring.SPECTACULAR_SETTINGS
 
 # --- Static files ----------------------------------------------------------
 STATIC_URL = "/static/"
@@ -420,26 +338,7 @@ USE_TZ = True
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
 # json: one object per line on stdout with request_id, job_id, family, tool, seconds.
 LOG_FORMAT = env("LOG_FORMAT", default="json" if PRODUCTION else "plain")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {"context": {"()": "conversions.ops.logcontext.ContextFilter"}},
-    "formatters": {
-        "plain": {"()": "conversions.ops.logcontext.PlainFormatter", "format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-        "json": {"()": "conversions.ops.logcontext.JsonFormatter"},
-    },
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "stream": "ext://sys.stdout",
-            "formatter": "json" if LOG_FORMAT == "json" else "plain",
-            "filters": ["context"],
-        }
-    },
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    # apscheduler logs every run of every job at INFO; our tasks log their own counts.
-    "loggers": {"django.db.backends": {"level": "INFO"}, "apscheduler": {"level": "WARNING"}},
-}
+LOGGING = wiring.logging_config(LOG_LEVEL, LOG_FORMAT)
 
 # --- Observability ---------------------------------------------------------
 # /metrics answers these networks, or any caller with `Authorization: Bearer <METRICS_TOKEN>`.

@@ -4,9 +4,10 @@ fontTools, pysubs2, openpyxl, odfpy, PyYAML, Pillow's rarer decoders and
 libvips never parse an upload inside the worker: each script in this folder
 is run by the runner (`ctx.run`) as `python -I <script> ...`, with the
 runner's limits, no network and the job's folder as its whole world. The
-scripts import only the standard library and their one library (`-I` keeps
-the project off sys.path), so a decoder crash or a runaway allocation ends
-the child, never the worker.
+scripts import only the standard library, their one library and their
+neighbours here (`common.py`, `data_*.py`; `-I` keeps the project off
+sys.path), so a decoder crash or a runaway allocation ends the child, never
+the worker.
 
 A script that refuses its input prints `CONVERTALL-ERROR <code> <message>` as
 its last stderr line and exits 3; that becomes the job's error as written.
@@ -14,19 +15,23 @@ its last stderr line and exits 3; that becomes the job's error as written.
 
 import signal
 import sys
+from pathlib import Path
 
 from conversions.errors import ConversionFailed
 from conversions.engine import sandbox
 from conversions.engine.runner import tail
+from conversions.tools.common import ERROR
 
-ERROR_MARK = "CONVERTALL-ERROR "
+ERROR_MARK = ERROR + " "
+# The scripts and what they import beside them (common.py, data_*.py): the child's whole view of our code.
+SCRIPTS = tuple(sorted(f"conversions/tools/{p.name}" for p in Path(__file__).parent.glob("*.py") if p.name != "__init__.py"))
 
 
 def run_tool(ctx, name, *args, timeout=120, memory_mb=1024, **kwargs):
     """Run conversions/tools/<name>.py in the sandbox; raise ConversionFailed with its own words."""
-    # The sandbox hides the application: the child sees a read-only copy of its one script.
+    # The sandbox hides the application: the child sees a read-only copy of this folder's scripts.
     rel = f"conversions/tools/{name}.py"
-    view = sandbox.code_view((rel,))
+    view = sandbox.code_view(SCRIPTS)
     argv = [sys.executable, "-I", str(view / rel), *map(str, args)]
     result = ctx.run(argv, timeout=timeout, memory_mb=memory_mb, tool=name, check=False,
                      read_only=(view,), env={"MALLOC_ARENA_MAX": "2"}, **kwargs)

@@ -13,52 +13,21 @@ safe loader with a cap on its expanded size (alias bombs).
 import csv
 import io
 import json
+import os
 import re
 import sys
 
-ERROR = "CONVERTALL-ERROR"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # `-I` leaves this folder off sys.path
+
+from common import read_text, refuse  # noqa: E402
+from data_cells import Table, cell_text, check_cells, typed  # noqa: E402
+from data_sheets import read_ods, read_xlsx, write_ods, write_xlsx  # noqa: E402
+
 TABLES = {"csv", "tsv", "xlsx", "ods"}
 MAX_NODES = 2_000_000  # values after alias expansion
-MAX_CELLS = 2_000_000
-_INT = re.compile(r"-?(0|[1-9][0-9]{0,17})")
-_FLOAT = re.compile(r"-?(0|[1-9][0-9]*)\.[0-9]+([eE][-+]?[0-9]+)?")
-
-
-def refuse(code, message):
-    print(f"{ERROR} {code} {message}", file=sys.stderr)
-    sys.exit(3)
-
-
-class Table:
-    def __init__(self, header, rows):
-        self.header = [str(h) for h in header]
-        self.rows = rows
-
-    def records(self):
-        return [{h: _typed(v) for h, v in zip(self.header, row)} for row in self.rows]
-
-
-def _typed(value):
-    """Numbers written as text in CSV become numbers in a tree; leading zeros ('007') stay text."""
-    if isinstance(value, str):
-        if _INT.fullmatch(value):
-            return int(value)
-        if _FLOAT.fullmatch(value):
-            return float(value)
-    return value
 
 
 # Reading
-
-
-def read_text(path):
-    data = open(path, "rb").read()
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", "replace")
 
 
 def read_delimited(path, delimiter):
@@ -67,78 +36,9 @@ def read_delimited(path, delimiter):
     if not rows:
         refuse("empty_data", "The file holds no rows.")
     width = max(len(r) for r in rows)
-    _check_cells(len(rows) * width)
+    check_cells(len(rows) * width)
     header = rows[0] + [f"column{i + 1}" for i in range(len(rows[0]), width)]
     return Table(header, [r + [""] * (width - len(r)) for r in rows[1:]])
-
-
-def read_xlsx(path):
-    from openpyxl import load_workbook
-
-    wb = load_workbook(path, read_only=True, data_only=True)
-    ws = wb.worksheets[0]
-    rows, cells = [], 0
-    for row in ws.iter_rows(values_only=True):
-        cells += len(row)
-        _check_cells(cells)
-        rows.append(["" if v is None else v for v in row])
-    return _sheet_table(rows)
-
-
-def read_ods(path):
-    from odf.opendocument import load
-    from odf.table import Table as OdfTable, TableCell, TableRow
-    from odf.text import P
-
-    doc = load(path)
-    sheets = doc.spreadsheet.getElementsByType(OdfTable)
-    if not sheets:
-        refuse("empty_data", "The spreadsheet has no sheet.")
-    rows, cells = [], 0
-    for tr in sheets[0].getElementsByType(TableRow):
-        row = []
-        for tc in tr.getElementsByType(TableCell):
-            repeat = min(int(tc.getAttribute("numbercolumnsrepeated") or 1), 1024)
-            value = _ods_value(tc, P)
-            row.extend([value] * repeat)
-        while row and row[-1] == "":
-            row.pop()  # LibreOffice pads every row to the sheet's width with repeated empty cells
-        cells += len(row)
-        _check_cells(cells)
-        repeat = min(int(tr.getAttribute("numberrowsrepeated") or 1), 1024)
-        rows.extend([row] * (repeat if row else 1))
-    return _sheet_table(rows)
-
-
-def _ods_value(tc, P):
-    kind = tc.getAttribute("valuetype")
-    if kind in ("float", "percentage", "currency"):
-        raw = tc.getAttribute("value")
-        return _typed(raw[:-2] if raw.endswith(".0") else raw)
-    if kind == "boolean":
-        return tc.getAttribute("booleanvalue") == "true"
-    return "\n".join("".join(_text_of(n) for n in p.childNodes) for p in tc.getElementsByType(P))
-
-
-def _text_of(node):
-    if node.nodeType == node.TEXT_NODE:
-        return str(node.data)
-    return "".join(_text_of(n) for n in node.childNodes)
-
-
-def _sheet_table(rows):
-    rows = [r for r in rows if any(v not in ("", None) for v in r)]
-    if not rows:
-        refuse("empty_data", "The first sheet holds no rows.")
-    width = max(len(r) for r in rows)
-    rows = [list(r) + [""] * (width - len(r)) for r in rows]
-    header = [str(h) if h not in ("", None) else f"column{i + 1}" for i, h in enumerate(rows[0])]
-    return Table(header, rows[1:])
-
-
-def _check_cells(n):
-    if n > MAX_CELLS:
-        refuse("data_too_large", f"The table has more than {MAX_CELLS} cells.")
 
 
 def read_tree(path, fmt):
@@ -184,7 +84,7 @@ def _element(el):
     children = list(el)
     text = (el.text or "").strip()
     if not children and not el.attrib:
-        return _typed(text)
+        return typed(text)
     node = {f"@{_local(k)}": v for k, v in el.attrib.items()}
     groups = {}
     for child in children:
@@ -263,7 +163,7 @@ def write_table(table, path, target):
         with open(path, "w", encoding="utf-8", newline="") as fh:
             writer = csv.writer(fh, delimiter="," if target == "csv" else "\t", lineterminator="\n")
             writer.writerow(table.header)
-            writer.writerows([_cell_text(v) for v in row] for row in table.rows)
+            writer.writerows([cell_text(v) for v in row] for row in table.rows)
     elif target == "xlsx":
         write_xlsx(table, path)
     elif target == "ods":
@@ -274,61 +174,11 @@ def write_table(table, path, target):
         write_md(table, path)
 
 
-def _cell_text(value):
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return "" if value is None else str(value)
-
-
-def write_xlsx(table, path):
-    from openpyxl import Workbook
-
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet("Sheet1")
-    for row in [table.header, *table.rows]:
-        ws.append([_sheet_cell(ws, v) for v in row])
-    wb.save(path)
-
-
-def _sheet_cell(ws, value):
-    from openpyxl.cell import WriteOnlyCell
-
-    value = _typed(value)
-    cell = WriteOnlyCell(ws, value=value)
-    if isinstance(value, str):
-        cell.data_type = "s"  # text that starts with '=' stays text, never a formula
-    return cell
-
-
-def write_ods(table, path):
-    from odf.opendocument import OpenDocumentSpreadsheet
-    from odf.table import Table as OdfTable, TableCell, TableRow
-    from odf.text import P
-
-    doc = OpenDocumentSpreadsheet()
-    sheet = OdfTable(name="Sheet1")
-    for row in [table.header, *table.rows]:
-        tr = TableRow()
-        for value in row:
-            value = _typed(value)
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                tc = TableCell(valuetype="float", value=value)
-            else:
-                tc = TableCell(valuetype="string")
-            tc.addElement(P(text=_cell_text(value)))
-            tr.addElement(tc)
-        sheet.addElement(tr)
-    doc.spreadsheet.addElement(sheet)
-    doc.save(path)
-
-
 def write_html(table, path):
     from html import escape
 
     def cells(tag, row):
-        return "".join(f"<{tag}>{escape(_cell_text(v))}</{tag}>" for v in row)
+        return "".join(f"<{tag}>{escape(cell_text(v))}</{tag}>" for v in row)
 
     body = "".join(f"<tr>{cells('td', row)}</tr>\n" for row in table.rows)
     with open(path, "w", encoding="utf-8") as fh:
@@ -339,7 +189,7 @@ def write_html(table, path):
 
 def write_md(table, path):
     def line(row):
-        return "| " + " | ".join(_cell_text(v).replace("|", "\\|").replace("\n", " ") for v in row) + " |"
+        return "| " + " | ".join(cell_text(v).replace("|", "\\|").replace("\n", " ") for v in row) + " |"
 
     lines = [line(table.header), "| " + " | ".join("---" for _ in table.header) + " |"]
     lines += [line(row) for row in table.rows]
@@ -404,13 +254,13 @@ def to_xml(tree):
                 emit(tag, item, depth)
             return
         if isinstance(value, dict):
-            attrs = "".join(f" {_xml_name(k[1:])}={quoteattr(_cell_text(v))}" for k, v in value.items()
+            attrs = "".join(f" {_xml_name(k[1:])}={quoteattr(cell_text(v))}" for k, v in value.items()
                             if str(k).startswith("@") and not isinstance(v, (dict, list)))
             children = {k: v for k, v in value.items() if not (str(k).startswith("@") and not isinstance(v, (dict, list)))}
             text = children.pop("#text", None)
             out.append(f"{pad}<{tag}{attrs}>")
             if text is not None:
-                out.append(escape(_cell_text(text)))
+                out.append(escape(cell_text(text)))
             if children:
                 out.append("\n")
                 for k, v in children.items():
@@ -418,7 +268,7 @@ def to_xml(tree):
                 out.append(pad)
             out.append(f"</{tag}>\n")
             return
-        out.append(f"{pad}<{tag}>{escape(_cell_text(value))}</{tag}>\n")
+        out.append(f"{pad}<{tag}>{escape(cell_text(value))}</{tag}>\n")
 
     if isinstance(tree, dict) and len(tree) == 1 and not isinstance(next(iter(tree.values())), list):
         key, value = next(iter(tree.items()))

@@ -6,16 +6,15 @@ differs: cubic -> quadratic with cu2qu (within 1 unit), quadratic -> cubic
 exactly. Hinting does not survive an outline change.
 """
 
+import os
 import sys
 
-ERROR = "CONVERTALL-ERROR"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # `-I` leaves this folder off sys.path
+
+from common import refuse  # noqa: E402
+
 FLAVOR = {"ttf": None, "otf": None, "woff": "woff", "woff2": "woff2"}
 MAX_GLYPHS = 65535
-
-
-def refuse(code, message):
-    print(f"{ERROR} {code} {message}", file=sys.stderr)
-    sys.exit(3)
 
 
 def load(path, fmt):

@@ -5,27 +5,16 @@ dialogue alone, one cue a line. MicroDVD counts frames, not time: 25 fps
 unless the file declares its own rate in its first line.
 """
 
+import os
 import sys
 
-ERROR = "CONVERTALL-ERROR"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # `-I` leaves this folder off sys.path
+
+from common import read_text, refuse  # noqa: E402
+
 PYSUBS2_FORMAT = {"srt": "srt", "vtt": "vtt", "ass": "ass", "ssa": "ssa", "sub": "microdvd"}
 DEFAULT_FPS = 25.0
 MAX_EVENTS = 200_000
-
-
-def refuse(code, message):
-    print(f"{ERROR} {code} {message}", file=sys.stderr)
-    sys.exit(3)
-
-
-def read_text(path):
-    data = open(path, "rb").read()
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", "replace")  # older SubRip files are mostly Windows-1252
 
 
 def load(path, fmt):
