@@ -14,7 +14,7 @@ from django.conf import settings
 
 from conversions.decoders import run_decoder
 from conversions.errors import ConversionFailed
-from conversions.engine.registry import Converter, Option, register
+from conversions.engine.registry import Converter, Param, register
 from media import quality
 from media.images import svgsize
 from media.images.kinds import DEFAULT_QUALITY, LOSSY, PIL_FORMATS  # noqa: F401  (PIL_FORMATS: the tests' names for formats)
@@ -88,7 +88,7 @@ class SvgConverter(Converter):
     tool = "rsvg-convert"
     pairs = frozenset(("svg", t) for t in TARGETS)
     options = (
-        Option("width", int, "Leave empty for the size the SVG declares; the height follows", min=1, max=10000,
+        Param("width", int, "Leave empty for the size the SVG declares; the height follows", min=1, max=10000,
                label="Width (pixels)"),
         quality.numeric_option(),
     )

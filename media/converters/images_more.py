@@ -9,7 +9,7 @@ media/converters/images.py stay theirs.
 from django.conf import settings
 
 from conversions.decoders import run_decoder
-from conversions.engine.registry import Converter, Option, register
+from conversions.engine.registry import Converter, Param, register
 from media.images import svgsize
 
 from .images import RASTER_SOURCES, TARGETS, check_pixels
@@ -17,7 +17,7 @@ from .images import RASTER_SOURCES, TARGETS, check_pixels
 NEW_SOURCES = ("jxl", "jp2", "tga", "ppm", "pgm", "pbm", "pcx", "qoi", "psd")
 NEW_TARGETS = ("jxl", "jp2", "tga", "ppm", "pgm", "pcx", "qoi", "heic")
 QUALITY_TARGETS = ("jpg", "webp", "avif", "jxl", "heic")
-QUALITY = Option("quality", int, "Quality of lossy formats (jpg, webp, avif, jxl, heic; jxl is lossless without it)",
+QUALITY = Param("quality", int, "Quality of lossy formats (jpg, webp, avif, jxl, heic; jxl is lossless without it)",
                  min=1, max=100)
 
 
@@ -57,7 +57,7 @@ class MoreSvgConverter(Converter):
     family = "media"
     tool = "rsvg-convert"
     pairs = frozenset(("svg", t) for t in NEW_TARGETS)
-    options = (Option("width", int, "Output width in pixels (keeps the aspect ratio)", min=1, max=10000),)
+    options = (Param("width", int, "Output width in pixels (keeps the aspect ratio)", min=1, max=10000),)
 
     def options_for(self, source, target):
         return (*self.options, QUALITY) if target in QUALITY_TARGETS else self.options
