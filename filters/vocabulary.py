@@ -16,15 +16,15 @@ from conversions.engine import formats
 from conversions.engine.params import OperationError, Param  # noqa: F401  (the operations declare and refuse with them)
 from conversions.jobs.operations import MAX_OPERATIONS
 
+# The filter families: the format categories that have operations (conversions/engine/formats.py).
 FAMILIES = ("image", "audio", "video", "pdf")
-
-_CATEGORY_FAMILY = {"image": "image", "audio": "audio", "video": "video", "pdf": "pdf"}
 
 
 def family_of(fmt):
     """The filter family of a format name (image, audio, video, pdf) or None."""
     name = formats.normalize(fmt)
-    return _CATEGORY_FAMILY.get(formats.FORMATS[name].category) if name else None
+    category = formats.FORMATS[name].category if name else None
+    return category if category in FAMILIES else None
 
 
 _MISSING = object()

@@ -7,7 +7,7 @@ from django.conf import settings
 
 from conversions.engine.registry import Param, register
 from conversions.errors import ConversionFailed
-from media.ffmpeg.plans import Plan, _head
+from media.ffmpeg.plans import Plan, _head, video_encoder_args
 
 from .av import AUDIO_SOURCES, VIDEO_SOURCES, FfmpegConverter, _pairs
 
@@ -119,11 +119,9 @@ class AnimationToVideoConverter(FfmpegConverter):
 
     def plan(self, info, ctx):
         if ctx.target_format == "mp4":
-            codec = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
-                     "-movflags", "+faststart", "-f", "mp4"]
+            codec = [*video_encoder_args("h264", {"crf": 23}), "-movflags", "+faststart", "-f", "mp4"]
         else:
-            codec = ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-crf", "33", "-b:v", "0",
-                     "-pix_fmt", "yuv420p", "-f", "webm"]
+            codec = [*video_encoder_args("vp9", {"preset": "faster", "crf": 33}), "-f", "webm"]
         vf = "scale=trunc(iw/2)*2:trunc(ih/2)*2"
         args = ["-map", f"0:{info.video.index}", "-an", "-vf", vf, *codec]
         return Plan(_head(ctx.source_format, ctx.source_path.name) + args + [f"file:{ctx.output_path.name}"], ())
