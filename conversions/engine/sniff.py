@@ -60,6 +60,11 @@ def refuse_playlist(path, fmt):
         )
 
 
+# Types libmagic guesses from loose header rules rather than a signature (TGA has
+# none: many random byte strings pass for one). Taken only when the name says so.
+NAME_REQUIRED = frozenset({"image/x-tga"})
+
+
 def identify(path, filename, *, accepted=None):
     """Return (format name, detected MIME) for an uploaded file, or raise 415.
 
@@ -87,5 +92,11 @@ def identify(path, filename, *, accepted=None):
         )
     if not candidates:
         raise UnsupportedType(f"Files of type {mime} are not supported.", code="unsupported_format")
+    if mime in NAME_REQUIRED:
+        raise UnsupportedType(
+            f"This file's content has no signature to tell its type by (it might be {mime}). "
+            f"Name it with its extension (.{candidates[0]}) if that is what it is.",
+            code="unsupported_format",
+        )
     exact = [c for c in candidates if formats.FORMATS[c].content_type == mime]
     return (exact or candidates)[0], mime

@@ -54,7 +54,7 @@ VIDEO_BITRATE = Param("videoBitrate", int, "Video bitrate in kbit/s (instead of 
 PRESET = Param(
     "preset", str, "Encoding speed against file size at the same quality: faster (quick, larger file), "
     "balanced (default) or smaller (slow, smaller file)", default="balanced", choices=plans.PRESETS,
-    label="Encoding speed", choice_labels=("Faster", "Balanced", "Smaller file, slower"), advanced=True,
+    label="Encoding speed", choice_labels=("Quick encode", "Standard encode", "Thorough encode (smallest output)"), advanced=True,
 )
 
 

@@ -299,3 +299,18 @@ def test_readiness_details_only_for_trusted_callers(api, settings, monkeypatch):
     token = api.get("/api/v1/health", REMOTE_ADDR="203.0.113.9", HTTP_AUTHORIZATION="Bearer s3cret")
     assert "db-internal" in token.json()["checks"]["storage"]["error"]
     assert "queues" in token.json()["checks"]["workers"] or token.json()["checks"]["workers"]["ok"]
+
+
+def test_a_type_without_a_signature_needs_its_name(api):
+    """libmagic takes many byte strings for TGA: content alone does not make one."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), "red").save(buf, "TGA")
+    resp = submit(api, name="upload", data=buf.getvalue())
+    assert resp.status_code == 415
+    code, message = error(resp)
+    assert code == "unsupported_format" and ".tga" in message
+    assert submit(api, name="upload.tga", data=buf.getvalue()).status_code == 202
