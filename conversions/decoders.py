@@ -50,6 +50,7 @@ CHILD_FILES = (
     "filters/image_pixels.py",
     "media/__init__.py",
     "media/images/__init__.py",
+    "media/images/caps.py",
     "media/images/kinds.py",
     "media/imaging.py",
     "media/imaging_more.py",

@@ -14,7 +14,8 @@ import re
 from conversions.engine import formats
 from conversions.errors import ConversionFailed
 from filters.av_ops import Loudnorm
-from media.ffmpeg import probe as media_probe
+from media.ffmpeg import plans, probe as media_probe
+from media.ffmpeg.progress import ProgressWatcher
 
 logger = logging.getLogger(__name__)
 
@@ -22,14 +23,17 @@ FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 
 # The media conversions' one table (sniffed format -> ffmpeg demuxer).
 DEMUXERS = media_probe.DEMUXERS
-_H264 = ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p"]
-VIDEO_CODECS = {
-    "mp4": _H264, "mov": _H264, "m4v": _H264, "mkv": _H264, "ts": _H264, "flv": _H264, "3gp": _H264,
-    "webm": ["-c:v", "libvpx-vp9", "-b:v", "0", "-deadline", "realtime", "-cpu-used", "8", "-row-mt", "1"],
+# The crf encoders are the media conversions' (media/ffmpeg/plans.py): x264 at its balanced preset, VP9 at
+# its faster one (realtime, cpu-used 8), with crf 23 and 33 unless the chain sets one.
+CRF_VIDEO = {"mp4": "h264", "mov": "h264", "m4v": "h264", "mkv": "h264", "ts": "h264", "flv": "h264", "3gp": "h264",
+             "webm": "vp9"}
+CRF_PRESET = {"h264": "balanced", "vp9": "faster"}
+DEFAULT_CRF = {"h264": 23, "vp9": 33}
+QSCALE_VIDEO = {
     "avi": ["-c:v", "mpeg4", "-q:v", "5"], "mpeg": ["-c:v", "mpeg2video", "-q:v", "5"],
     "wmv": ["-c:v", "wmv2", "-q:v", "5"], "ogv": ["-c:v", "libtheora", "-q:v", "7"],
 }
-DEFAULT_CRF = {"webm": 33}
+VIDEO_TARGETS = (*CRF_VIDEO, *QSCALE_VIDEO)
 AUDIO_CODECS = {
     "mp3": ["-c:a", "libmp3lame", "-q:a", "2"], "wav": ["-c:a", "pcm_s16le"], "flac": ["-c:a", "flac"],
     "ogg": ["-c:a", "libvorbis", "-q:a", "5"], "opus": ["-c:a", "libopus", "-b:a", "128k"],
@@ -43,8 +47,7 @@ AUDIO_CODECS = {
 }
 MUXERS = {"mkv": "matroska", "m4a": "ipod", "aac": "adts", "ts": "mpegts", "mpeg": "mpeg", "wmv": "asf", "wma": "asf",
           "ogv": "ogg", "3gp": "3gp", "m4v": "mp4", "jpg": "image2", "png": "image2", "webp": "image2"}
-AUDIO_TARGETS = tuple(k for k in AUDIO_CODECS if k not in VIDEO_CODECS)
-VIDEO_TARGETS = tuple(VIDEO_CODECS)
+AUDIO_TARGETS = tuple(k for k in AUDIO_CODECS if k not in VIDEO_TARGETS)
 FRAME_TARGETS = ("jpg", "png", "webp")
 
 
@@ -108,9 +111,10 @@ def run_av_chain(ctx, src_path, src_fmt, target, ops, family, step):
     if state.has_audio and not state.mute:
         _measure_loudness(ctx, src_path, src_fmt, state)
     out = ctx.workdir / f"filtered.{out_fmt}"
-    argv = _command(src_path, src_fmt, state, out, out_fmt)
-    duration = state.duration if state.thumbnail_at is None else None
-    ctx.run(argv, **media_probe.run_limits(state.duration), on_tick=_progress_tick(ctx, duration), tool="ffmpeg")
+    # The media conversions' progress reader (and its length cap while ffmpeg runs); a thumbnail only ticks.
+    watcher = ProgressWatcher(ctx, state.duration) if state.duration and state.thumbnail_at is None else None
+    argv = _command(src_path, src_fmt, state, out, out_fmt, watcher.args() if watcher else [])
+    ctx.run(argv, **media_probe.run_limits(state.duration), on_tick=watcher.tick if watcher else ctx.tick, tool="ffmpeg")
     return out, out_fmt
 
 
@@ -135,10 +139,10 @@ def _measure_loudness(ctx, src_path, src_fmt, state):
             raise ConversionFailed("normalize: the audio is silent; there is nothing to normalize.", code="silent_audio")
 
 
-def _command(src_path, src_fmt, state, out, out_fmt):
-    argv = [*_input(src_path, src_fmt), "-progress", "progress.txt", "-nostats"]
+def _command(src_path, src_fmt, state, out, out_fmt, progress_args):
+    argv = [*_input(src_path, src_fmt), *progress_args, "-nostats"]
     frame = state.thumbnail_at is not None
-    video_out = state.has_video and (out_fmt in VIDEO_CODECS or frame)
+    video_out = state.has_video and (out_fmt in VIDEO_TARGETS or frame)
     audio_out = state.has_audio and not state.mute and not frame
     if video_out:
         argv += ["-map", "0:v:0"]
@@ -157,10 +161,7 @@ def _command(src_path, src_fmt, state, out, out_fmt):
             argv += ["-q:v", "3"]
     else:
         if video_out:
-            argv += VIDEO_CODECS[out_fmt]
-            crf = state.crf if state.crf is not None else DEFAULT_CRF.get(out_fmt, 23)
-            if out_fmt in ("mp4", "mov", "m4v", "mkv", "ts", "flv", "3gp", "webm"):
-                argv += ["-crf", str(min(crf, 51) if out_fmt != "webm" else crf)]
+            argv += video_args(out_fmt, state.crf)
         if audio_out:
             argv += AUDIO_CODECS[out_fmt]
         if out_fmt in ("mp4", "mov", "m4v", "m4a"):
@@ -169,23 +170,14 @@ def _command(src_path, src_fmt, state, out, out_fmt):
     return [*argv, "-f", muxer, out.name]
 
 
-def _progress_tick(ctx, duration):
-    path = ctx.workdir / "progress.txt"
-
-    def tick():
-        if duration:
-            try:
-                text = path.read_text()[-400:]
-            except OSError:
-                text = ""
-            times = re.findall(r"out_time_us=(\d+)", text)
-            if times:
-                ctx.set_progress(int(times[-1]) / 1e6 / duration * 100)
-                return
-        ctx.tick()
-
-    return tick
-
-
 def is_video_target(fmt):
     return formats.FORMATS[fmt].category == "video"
+
+
+def video_args(out_fmt, crf):
+    """The video encoder of a filtered file: media's crf encoders, or a quantizer scale for the older containers."""
+    codec = CRF_VIDEO.get(out_fmt)
+    if codec is None:
+        return QSCALE_VIDEO[out_fmt]
+    crf = DEFAULT_CRF[codec] if crf is None else crf
+    return plans.video_encoder_args(codec, {"preset": CRF_PRESET[codec], "crf": min(crf, 51) if codec == "h264" else crf})

@@ -20,6 +20,7 @@ from media.vips import pyvips
 from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
 from conversions.decode_errors import DecodeFailed
+from media.images.caps import check_pixels, too_many_pixels
 from media.images.kinds import DEFAULT_QUALITY, LOSSY, PIL_FORMATS, VIPS_LOADERS
 
 VIPS_TARGETS = {"jpg", "png", "webp", "tiff", "avif"}
@@ -202,19 +203,6 @@ def unreadable(fmt, exc, path):
     else:
         detail = str(exc).replace(str(path), "the file") or type(exc).__name__
     return DecodeFailed(f"The {fmt.upper()} image could not be read: {detail}.", code="invalid_image")
-
-
-def check_pixels(size, cap):
-    """Refuse one frame (or a rasterized SVG) over the pixel cap."""
-    if size[0] * size[1] > cap:
-        raise too_many_pixels(size, cap)
-
-
-def too_many_pixels(size, cap):
-    dims = f" ({size[0]:.0f}x{size[1]:.0f})" if size else ""
-    return DecodeFailed(
-        f"The image{dims} is larger than the {cap / 1e6:g}-megapixel limit; scale it down first.", code="image_too_large"
-    )
 
 
 def flatten(im, background=(255, 255, 255)):

@@ -14,6 +14,7 @@ from PIL import Image, ImageOps
 
 from conversions.decode_errors import DecodeFailed
 from media import imaging
+from media.images.caps import check_pixels, too_many_pixels
 
 PIL_READERS = {"tga": "TGA", "ppm": "PPM", "pgm": "PPM", "pbm": "PPM", "pcx": "PCX", "qoi": "QOI", "psd": "PSD",
                "jp2": "JPEG2000", "png": "PNG", "jpg": "JPEG", "webp": "WEBP", "gif": "GIF", "bmp": "BMP",
@@ -47,7 +48,7 @@ def load(src, fmt, cap):
         except pyvips.Error:
             raise DecodeFailed(f"The {fmt.upper()} image could not be read: it is not a valid image of that type.",
                                code="invalid_image") from None
-        imaging.check_pixels((vim.width, vim.height), cap)
+        check_pixels((vim.width, vim.height), cap)
         try:
             return imaging.vips_to_pillow(imaging.normalize(vim, "png"))
         except pyvips.Error as exc:
@@ -55,10 +56,10 @@ def load(src, fmt, cap):
     try:
         im = Image.open(src, formats=[PIL_READERS[fmt]])
     except Image.DecompressionBombError:
-        raise imaging.too_many_pixels(None, cap) from None
+        raise too_many_pixels(None, cap) from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise imaging.unreadable(fmt, exc, src) from None
-    imaging.check_pixels(im.size, cap)
+    check_pixels(im.size, cap)
     try:
         im.load()  # a PSD opens on the composite Photoshop saved (its layers are later frames)
         return ImageOps.exif_transpose(imaging.to_8bit(im))

@@ -7,7 +7,7 @@ given as well (crf, videoBitrate, audioBitrate, a numeric image quality) wins.
 """
 
 from conversions.errors import BadRequest
-from conversions.engine.registry import Option
+from conversions.engine.registry import Param
 
 LEVELS = ("smaller", "balanced", "best")
 LABELS = ("Smaller file", "Balanced", "Best quality")
@@ -15,7 +15,7 @@ BALANCED = "balanced"
 HELP = "Smaller file: quicker to send, some detail lost. Best quality: larger file."
 
 
-class NumericQualityOption(Option):
+class NumericQualityOption(Param):
     """Image quality: the three words, or a number from `min` to `max` as the API always took."""
 
     def clean(self, value, where):
@@ -38,7 +38,7 @@ class NumericQualityOption(Option):
 
 def option():
     """The words only (audio and video)."""
-    return Option(
+    return Param(
         "quality", str, HELP, default=BALANCED, choices=LEVELS, label="Quality", choice_labels=LABELS
     )
 

@@ -22,7 +22,7 @@ from conversions.documents.html_clean import clean_html_file
 from conversions.errors import BadRequest, ConversionFailed
 from conversions.documents.lo_bridge import write_profile
 from conversions.documents.office_bridge import BridgeUnavailable, manager
-from conversions.engine.registry import Converter, Option, register
+from conversions.engine.registry import Converter, Param, register
 
 logger = logging.getLogger(__name__)
 
@@ -211,9 +211,9 @@ class OfficeConverter(Converter):
     pairs = _pairs()
     priority = 10
     options = (
-        Option("dpi", int, "Resolution of page or slide images", default=110, min=36, max=300),
-        Option("pdfa", bool, "Archival PDF/A-2b", default=False),
-        Option("pages", str, "Pages to include, e.g. 1-3,5 (all when empty)", default=""),
+        Param("dpi", int, "Resolution of page or slide images", default=110, min=36, max=300),
+        Param("pdfa", bool, "Archival PDF/A-2b", default=False),
+        Param("pages", str, "Pages to include, e.g. 1-3,5 (all when empty)", default=""),
     )
 
     def options_for(self, source, target):

@@ -15,7 +15,7 @@ import zipfile
 from pathlib import Path
 
 from conversions.errors import ConversionFailed
-from conversions.engine.registry import Converter, Option, register, tool_installed
+from conversions.engine.registry import Converter, Param, register, tool_installed
 
 logger = logging.getLogger(__name__)
 
@@ -167,7 +167,7 @@ class PopplerConverter(Converter):
     tool = "pdftoppm"
     pairs = frozenset({("pdf", "txt"), ("pdf", "png"), ("pdf", "jpg"), ("pdf", "html")})
     priority = 10
-    options = (Option("dpi", int, "Resolution of page images", default=110, min=36, max=300),)
+    options = (Param("dpi", int, "Resolution of page images", default=110, min=36, max=300),)
 
     def options_for(self, source, target):
         return self.options if target in ("png", "jpg") else ()

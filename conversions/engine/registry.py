@@ -10,10 +10,10 @@ import importlib
 import logging
 import shutil
 import threading
-from dataclasses import dataclass
 from functools import cache
 
 from conversions.engine import formats
+from conversions.engine.params import Param  # noqa: F401  (converters declare their options with it)
 from conversions.errors import BadRequest
 
 logger = logging.getLogger(__name__)
@@ -35,61 +35,6 @@ CONVERTER_MODULES = [
     "conversions.documents.data",
     "conversions.documents.archive_formats",
 ]
-
-
-@dataclass(frozen=True)
-class Option:
-    """One validated option of a converter."""
-
-    name: str
-    type: type  # int, float, str, bool
-    help: str = ""
-    default: object = None
-    min: float | None = None
-    max: float | None = None
-    choices: tuple | None = None
-    # How the pages show it: a plain-words label, words for each choice, and
-    # whether it is an expert setting folded under "Advanced" (the API takes all alike).
-    label: str = ""
-    choice_labels: tuple | None = None
-    advanced: bool = False
-
-    def clean(self, value, where):
-        if self.type is bool:
-            if isinstance(value, bool):
-                return value
-            if str(value).lower() in ("1", "true", "yes", "on"):
-                return True
-            if str(value).lower() in ("0", "false", "no", "off"):
-                return False
-            raise BadRequest(f"{where}: '{self.name}' must be true or false.", code="invalid_option")
-        try:
-            cleaned = self.type(value)
-            if self.type is int and isinstance(value, float) and value != int(value):
-                raise ValueError
-        except (TypeError, ValueError):
-            kind = {int: "a whole number", float: "a number", str: "text"}[self.type]
-            raise BadRequest(f"{where}: '{self.name}' must be {kind}, got {value!r}.", code="invalid_option") from None
-        if self.choices is not None and cleaned not in self.choices:
-            allowed = ", ".join(map(str, self.choices))
-            raise BadRequest(f"{where}: '{self.name}' must be one of {allowed}; got {value!r}.", code="invalid_option")
-        if self.min is not None and cleaned < self.min or self.max is not None and cleaned > self.max:
-            raise BadRequest(
-                f"{where}: '{self.name}' must be between {self.min} and {self.max}; got {value!r}.",
-                code="invalid_option",
-            )
-        return cleaned
-
-    def describe(self):
-        out = {"name": self.name, "type": self.type.__name__, "help": self.help}
-        for key in ("default", "min", "max", "choices"):
-            if getattr(self, key) is not None:
-                out[key] = list(self.choices) if key == "choices" else getattr(self, key)
-        if self.label:
-            out["label"] = self.label
-        if self.advanced:
-            out["advanced"] = True
-        return out
 
 
 class Converter:

@@ -246,7 +246,7 @@ def field_label(name):
 
 
 def form_field(spec, prefix_id, prefix_name, **extra):
-    """One declared Option (converter) or Param (operation) as a form field for the template."""
+    """One declared Param (a converter option or an operation parameter) as a form field for the template."""
     field = {
         "id": f"{prefix_id}{spec.name}",
         "name": f"{prefix_name}{spec.name}",

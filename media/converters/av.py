@@ -13,7 +13,7 @@ import re
 from django.conf import settings
 
 from conversions.errors import BadRequest, ConversionFailed
-from conversions.engine.registry import Converter, Option, register
+from conversions.engine.registry import Converter, Param, register
 from media import quality
 from media.ffmpeg import plans
 from media.ffmpeg.probe import check_caps, probe, run_limits
@@ -34,24 +34,24 @@ RATES_OF = {"opus": OPUS_SAMPLE_RATES, "ac3": (32000, 44100, 48000), "mp2": (320
 
 
 def _sample_rate(choices=SAMPLE_RATES):
-    return Option("sampleRate", int, "Audio sample rate in Hz", choices=choices, label="Sample rate (Hz)", advanced=True)
+    return Param("sampleRate", int, "Audio sample rate in Hz", choices=choices, label="Sample rate (Hz)", advanced=True)
 
 
 QUALITY = quality.option()
-AUDIO_BITRATE = Option("audioBitrate", int, "Audio bitrate in kbit/s (instead of the quality's)", min=8, max=512,
+AUDIO_BITRATE = Param("audioBitrate", int, "Audio bitrate in kbit/s (instead of the quality's)", min=8, max=512,
                        label="Audio bitrate (kbit/s)", advanced=True)
-CHANNELS = Option("channels", int, "Audio channels (1 = mono, 2 = stereo)", choices=(1, 2), label="Channels",
+CHANNELS = Param("channels", int, "Audio channels (1 = mono, 2 = stereo)", choices=(1, 2), label="Channels",
                   choice_labels=("Mono", "Stereo"), advanced=True)
-WIDTH = Option("width", int, "Leave empty to keep the original size; the height follows the width", min=16, max=7680,
+WIDTH = Param("width", int, "Leave empty to keep the original size; the height follows the width", min=16, max=7680,
                label="Width (pixels)")
-HEIGHT = Option("height", int, "Output height in pixels (width follows the aspect ratio unless given)", min=16, max=4320,
+HEIGHT = Param("height", int, "Output height in pixels (width follows the aspect ratio unless given)", min=16, max=4320,
                 label="Height (pixels)", advanced=True)
-FPS = Option("fps", int, "Output frames per second", min=1, max=120, label="Frame rate (fps)", advanced=True)
-VIDEO_BITRATE = Option("videoBitrate", int, "Video bitrate in kbit/s (instead of the quality or crf)", min=50,
+FPS = Param("fps", int, "Output frames per second", min=1, max=120, label="Frame rate (fps)", advanced=True)
+VIDEO_BITRATE = Param("videoBitrate", int, "Video bitrate in kbit/s (instead of the quality or crf)", min=50,
                        max=100_000, label="Video bitrate (kbit/s)", advanced=True)
 
 
-PRESET = Option(
+PRESET = Param(
     "preset", str, "Encoding speed against file size at the same quality: faster (quick, larger file), "
     "balanced (default) or smaller (slow, smaller file)", default="balanced", choices=plans.PRESETS,
     label="Encoding speed", choice_labels=("Quick encode", "Standard encode", "Thorough encode (smallest output)"), advanced=True,
@@ -59,7 +59,7 @@ PRESET = Option(
 
 
 def _crf(maximum, default):
-    return Option("crf", int, f"Constant rate factor, 0 (best) to {maximum} (smallest); default {default}. "
+    return Param("crf", int, f"Constant rate factor, 0 (best) to {maximum} (smallest); default {default}. "
                   "Overrides the quality choice", min=0, max=maximum, label="Quality number (CRF)", advanced=True)
 
 
@@ -107,9 +107,9 @@ class VideoConverter(FfmpegConverter):
     def options_for(self, source, target):
         audio = (AUDIO_BITRATE, _sample_rate(OPUS_SAMPLE_RATES if target == "webm" else SAMPLE_RATES), CHANNELS)
         if target == "gif":
-            return (Option("width", int, "GIF width in pixels (default: up to 480)", min=16, max=1280,
+            return (Param("width", int, "GIF width in pixels (default: up to 480)", min=16, max=1280,
                            label="Width (pixels)"),
-                    Option("fps", int, "GIF frames per second", default=10, min=1, max=30,
+                    Param("fps", int, "GIF frames per second", default=10, min=1, max=30,
                            label="Frames per second"))
         if target in plans.QSCALE_TARGETS:
             return (QUALITY, WIDTH, VIDEO_BITRATE, HEIGHT, FPS, *audio)
@@ -190,9 +190,9 @@ class ThumbnailConverter(FfmpegConverter):
     name = "ffmpeg-thumbnail"
     pairs = _pairs(VIDEO_SOURCES, THUMBNAIL_TARGETS)
     options = (
-        Option("at", str, "When to take the frame: seconds ('12.5') or a share of the length ('25%')", default="10%",
+        Param("at", str, "When to take the frame: seconds ('12.5') or a share of the length ('25%')", default="10%",
                label="Moment of the frame"),
-        Option("width", int, "Leave empty to keep the video's size; the height follows", min=16, max=7680,
+        Param("width", int, "Leave empty to keep the video's size; the height follows", min=16, max=7680,
                label="Width (pixels)"),
     )
     tracks_progress = False

@@ -5,9 +5,9 @@ import zipfile
 
 from django.conf import settings
 
-from conversions.engine.registry import Option, register
+from conversions.engine.registry import Param, register
 from conversions.errors import ConversionFailed
-from media.ffmpeg.plans import Plan, _head
+from media.ffmpeg.plans import Plan, _head, video_encoder_args
 
 from .av import AUDIO_SOURCES, VIDEO_SOURCES, FfmpegConverter, _pairs
 
@@ -35,8 +35,8 @@ class AnimationConverter(FfmpegConverter):
 
     name = "ffmpeg-animation"
     pairs = _pairs(VIDEO_SOURCES, ANIMATED_TARGETS)
-    options = (Option("width", int, "Width in pixels (default: up to 480)", min=16, max=1280),
-               Option("fps", int, "Frames per second", default=10, min=1, max=30))
+    options = (Param("width", int, "Width in pixels (default: up to 480)", min=16, max=1280),
+               Param("fps", int, "Frames per second", default=10, min=1, max=30))
 
     def check_streams(self, info, ctx):
         _needs_video(info, "an animation")
@@ -59,7 +59,7 @@ class FramesConverter(FfmpegConverter):
 
     name = "ffmpeg-frames"
     pairs = _pairs(VIDEO_SOURCES, ("zip",))
-    options = (Option("fps", float, "Frames taken per second of video", default=1.0, min=0.01, max=30),)
+    options = (Param("fps", float, "Frames taken per second of video", default=1.0, min=0.01, max=30),)
 
     def check_streams(self, info, ctx):
         _needs_video(info, "frames")
@@ -92,8 +92,8 @@ class WaveformConverter(FfmpegConverter):
 
     name = "ffmpeg-waveform"
     pairs = _pairs(AUDIO_SOURCES, ("png",))
-    options = (Option("width", int, "Picture width in pixels", default=1200, min=100, max=4000),
-               Option("height", int, "Picture height in pixels", default=240, min=40, max=2000))
+    options = (Param("width", int, "Picture width in pixels", default=1200, min=100, max=4000),
+               Param("height", int, "Picture height in pixels", default=240, min=40, max=2000))
     tracks_progress = False
 
     def check_streams(self, info, ctx):
@@ -119,11 +119,9 @@ class AnimationToVideoConverter(FfmpegConverter):
 
     def plan(self, info, ctx):
         if ctx.target_format == "mp4":
-            codec = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
-                     "-movflags", "+faststart", "-f", "mp4"]
+            codec = [*video_encoder_args("h264", {"crf": 23}), "-movflags", "+faststart", "-f", "mp4"]
         else:
-            codec = ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-crf", "33", "-b:v", "0",
-                     "-pix_fmt", "yuv420p", "-f", "webm"]
+            codec = [*video_encoder_args("vp9", {"preset": "faster", "crf": 33}), "-f", "webm"]
         vf = "scale=trunc(iw/2)*2:trunc(ih/2)*2"
         args = ["-map", f"0:{info.video.index}", "-an", "-vf", vf, *codec]
         return Plan(_head(ctx.source_format, ctx.source_path.name) + args + [f"file:{ctx.output_path.name}"], ())

@@ -12,11 +12,12 @@ import logging
 
 from django.conf import settings
 
+from conversions.decode_errors import DecodeFailed
 from conversions.decoders import run_decoder
 from conversions.errors import ConversionFailed
-from conversions.engine.registry import Converter, Option, register
+from conversions.engine.registry import Converter, Param, register
 from media import quality
-from media.images import svgsize
+from media.images import caps, svgsize
 from media.images.kinds import DEFAULT_QUALITY, LOSSY, PIL_FORMATS  # noqa: F401  (PIL_FORMATS: the tests' names for formats)
 
 logger = logging.getLogger(__name__)
@@ -26,14 +27,11 @@ TARGETS = ("png", "jpg", "webp", "gif", "bmp", "tiff", "ico", "avif", "pdf")
 
 
 def check_pixels(size):
-    """Refuse a rasterized SVG over the pixel cap before librsvg draws it."""
-    cap = settings.MAX_IMAGE_PIXELS
-    if size[0] * size[1] > cap:
-        raise ConversionFailed(
-            f"The image ({size[0]:.0f}x{size[1]:.0f}) is larger than the {cap / 1e6:g}-megapixel limit; "
-            "scale it down first.",
-            code="image_too_large",
-        )
+    """Refuse a rasterized SVG over the pixel cap before librsvg draws it: the decoder child's own check."""
+    try:
+        caps.check_pixels(size, settings.MAX_IMAGE_PIXELS)
+    except DecodeFailed as exc:
+        raise ConversionFailed(exc.message, code=exc.code) from None
 
 
 # What the `quality` words (media/quality.py) mean per lossy format; "balanced" is DEFAULT_QUALITY.
@@ -52,15 +50,36 @@ def convert_image(ctx, src_path, src_fmt, out_path, target, options, *, check_on
     """Decode src and write out_path in the decoder child; returns {"width", "height"}."""
     if "quality" in options:
         options = {**options, "quality": encoder_quality(target, options)}
+    return decode(ctx, "image.convert", src_path, src_fmt, out_path, target, options, check_only=check_only)
+
+
+def decode(ctx, task, src_path, src_fmt, out_path, target, options, **extra):
+    """Run a decoder child's image task (`extra` joins its request); returns {"width", "height"}."""
     request = {
         "source": src_path.name, "format": src_fmt, "output": out_path.name, "target": target,
-        "options": options, "max_pixels": settings.MAX_IMAGE_PIXELS, "check_only": check_only,
+        "options": options, "max_pixels": settings.MAX_IMAGE_PIXELS, **extra,
     }  # fmt: skip
+    check_only = extra.get("check_only", False)
     outputs = () if check_only else (out_path,)
-    found = run_decoder(ctx, "image.convert", request, tool="image decoder", inputs=(src_path,), outputs=outputs)
+    found = run_decoder(ctx, task, request, tool="image decoder", inputs=(src_path,), outputs=outputs)
     if not check_only and found:  # the job's pixel budget counts every image it decodes
         ctx.budget.spend_pixels(found.get("width", 0) * found.get("height", 0), what="images")
     return found
+
+
+def rasterize_svg(ctx):
+    """rsvg-convert draws the job's SVG to raster.png in its folder, once the pixel cap allows; returns the path."""
+    png = ctx.workdir / "raster.png"
+    argv = ["rsvg-convert", "--format=png", f"--output={png}"]
+    if ctx.options.get("width"):
+        argv += [f"--width={ctx.options['width']}", "--keep-aspect-ratio"]
+    argv.append(ctx.source_path.name)
+    size = svgsize.raster_size(ctx.source_path, ctx.options.get("width"))
+    if size is not None:
+        check_pixels(size)
+    ctx.run(argv, timeout=60, memory_mb=1024, tool="rsvg-convert")
+    ctx.set_progress(50)
+    return png
 
 
 @register
@@ -88,7 +107,7 @@ class SvgConverter(Converter):
     tool = "rsvg-convert"
     pairs = frozenset(("svg", t) for t in TARGETS)
     options = (
-        Option("width", int, "Leave empty for the size the SVG declares; the height follows", min=1, max=10000,
+        Param("width", int, "Leave empty for the size the SVG declares; the height follows", min=1, max=10000,
                label="Width (pixels)"),
         quality.numeric_option(),
     )
@@ -97,17 +116,7 @@ class SvgConverter(Converter):
         return self.options if target in LOSSY else self.options[:1]
 
     def convert(self, ctx):
-        png = ctx.workdir / "raster.png"
-        argv = ["rsvg-convert", "--format=png", f"--output={png}"]
-        if ctx.options.get("width"):
-            argv.append(f"--width={ctx.options['width']}")
-            argv.append("--keep-aspect-ratio")
-        argv.append(ctx.source_path.name)
-        size = svgsize.raster_size(ctx.source_path, ctx.options.get("width"))
-        if size is not None:
-            check_pixels(size)
-        ctx.run(argv, timeout=60, memory_mb=1024, tool="rsvg-convert")
-        ctx.set_progress(50)
+        png = rasterize_svg(ctx)
         if ctx.target_format == "png":
             # The size the SVG declared may not be the size it drew.
             convert_image(ctx, png, "png", png, "png", {}, check_only=True)

@@ -6,29 +6,19 @@ every image source (SVG through librsvg) to each new target; the pairs of
 media/converters/images.py stay theirs.
 """
 
-from django.conf import settings
+from conversions.engine.registry import Converter, Param, register
 
-from conversions.decoders import run_decoder
-from conversions.engine.registry import Converter, Option, register
-from media.images import svgsize
-
-from .images import RASTER_SOURCES, TARGETS, check_pixels
+from .images import RASTER_SOURCES, TARGETS, decode, rasterize_svg
 
 NEW_SOURCES = ("jxl", "jp2", "tga", "ppm", "pgm", "pbm", "pcx", "qoi", "psd")
 NEW_TARGETS = ("jxl", "jp2", "tga", "ppm", "pgm", "pcx", "qoi", "heic")
 QUALITY_TARGETS = ("jpg", "webp", "avif", "jxl", "heic")
-QUALITY = Option("quality", int, "Quality of lossy formats (jpg, webp, avif, jxl, heic; jxl is lossless without it)",
+QUALITY = Param("quality", int, "Quality of lossy formats (jpg, webp, avif, jxl, heic; jxl is lossless without it)",
                  min=1, max=100)
 
 
 def convert_more(ctx, src_path, src_fmt, out_path, target, options):
-    request = {
-        "source": src_path.name, "format": src_fmt, "output": out_path.name, "target": target,
-        "options": options, "max_pixels": settings.MAX_IMAGE_PIXELS,
-    }  # fmt: skip
-    found = run_decoder(ctx, "image.more", request, tool="image decoder", inputs=(src_path,), outputs=(out_path,))
-    ctx.budget.spend_pixels(found.get("width", 0) * found.get("height", 0), what="images")
-    return found
+    return decode(ctx, "image.more", src_path, src_fmt, out_path, target, options)
 
 
 @register
@@ -57,21 +47,12 @@ class MoreSvgConverter(Converter):
     family = "media"
     tool = "rsvg-convert"
     pairs = frozenset(("svg", t) for t in NEW_TARGETS)
-    options = (Option("width", int, "Output width in pixels (keeps the aspect ratio)", min=1, max=10000),)
+    options = (Param("width", int, "Output width in pixels (keeps the aspect ratio)", min=1, max=10000),)
 
     def options_for(self, source, target):
         return (*self.options, QUALITY) if target in QUALITY_TARGETS else self.options
 
     def convert(self, ctx):
-        png = ctx.workdir / "raster.png"
-        argv = ["rsvg-convert", "--format=png", f"--output={png}"]
-        if ctx.options.get("width"):
-            argv += [f"--width={ctx.options['width']}", "--keep-aspect-ratio"]
-        argv.append(ctx.source_path.name)
-        size = svgsize.raster_size(ctx.source_path, ctx.options.get("width"))
-        if size is not None:
-            check_pixels(size)
-        ctx.run(argv, timeout=60, memory_mb=1024, tool="rsvg-convert")
-        ctx.set_progress(50)
+        png = rasterize_svg(ctx)
         convert_more(ctx, png, "png", ctx.output_path, ctx.target_format, ctx.options)
         return ctx.output_path

@@ -25,7 +25,7 @@ def test_video_page_offers_quality_first_and_folds_the_expert_fields(site, page,
     assert [r.inner_text() for r in quality.locator("label").all()] == ["Smaller file", "Balanced", "Best quality"]
     assert page.get_by_label("Balanced").is_checked()
     assert page.get_by_label("Width (pixels)").is_visible()
-    words = [w.strip().lower() for w in page.locator("form label").all_inner_texts()]
+    words = page.locator("form label").evaluate_all("ls => ls.map(l => l.textContent.trim().toLowerCase())")
     assert len(words) == len(set(words)), f"two choices read alike: {sorted(words)}"
     for label in EXPERT_LABELS:
         assert not page.get_by_label(label).is_visible(), label

@@ -11,7 +11,7 @@ import time
 
 from PIL import Image
 
-from conversions.engine.registry import Converter, Option, register
+from conversions.engine.registry import Converter, Param, register
 
 
 @register
@@ -20,8 +20,8 @@ class SlowConverter(Converter):
     family = "media"
     pairs = frozenset({("png", "bmp")})
     options = (
-        Option("seconds", float, "how long to take", default=0.0, min=0, max=600),
-        Option("busy", bool, "spend the time without ticking, as a stuck decoder would", default=False),
+        Param("seconds", float, "how long to take", default=0.0, min=0, max=600),
+        Param("busy", bool, "spend the time without ticking, as a stuck decoder would", default=False),
     )
     priority = 1000
 

@@ -3,7 +3,7 @@
 import pytest
 from PIL import Image
 
-from tests.filters.conftest import duration, loudness, stream
+from tests.filters.conftest import duration, loudness, probe, stream
 
 pytestmark = pytest.mark.django_db
 
@@ -100,6 +100,15 @@ def test_video_crop_mute_and_cover_resize(submit, tmp_path):
     assert (video["width"], video["height"]) == (100, 100)
     assert stream(out, "audio") is None
     assert abs(duration(out) - 4) <= 0.1
+
+
+def test_a_filtered_video_is_encoded_by_the_media_conversions_encoders(submit, tmp_path):
+    """filters/av_exec.py asks media/ffmpeg/plans.py for its x264 and VP9 settings: 4:2:0, what players read."""
+    for target, codec in (("webm", "vp9"), ("mp4", "h264")):
+        _, out = submit.run("clip.mp4", [{"op": "mute"}], target, tmp_path=tmp_path)
+        found = probe(out, "stream=codec_type,codec_name,pix_fmt")["streams"]
+        video = next(s for s in found if s["codec_type"] == "video")
+        assert (video["codec_name"], video["pix_fmt"]) == (codec, "yuv420p")
 
 
 def test_video_compress_with_a_higher_crf_is_smaller(submit, tmp_path):

@@ -12,7 +12,7 @@ from conversions.jobs import services
 from conversions.jobs.budget import JobBudget
 from conversions.engine.context import ConversionContext
 from conversions.models import Job, JobStatus
-from conversions.engine.registry import Converter, Option, registry
+from conversions.engine.registry import Converter, Param, registry
 from conversions.tasks import actor_for
 from tests.builders import image_bytes, upload, wait_until
 
@@ -32,7 +32,7 @@ class StuckConverter(Converter):
     family = "media"
     pairs = frozenset({("png", "bmp")})
     options = (
-        Option("how", str, "python | tool | disk", default="python", choices=("python", "tool", "disk", "pages", "noisy")),
+        Param("how", str, "python | tool | disk", default="python", choices=("python", "tool", "disk", "pages", "noisy")),
     )
     priority = 1000
 
