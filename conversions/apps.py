@@ -4,6 +4,17 @@ from django.apps import AppConfig
 class ConversionsConfig(AppConfig):
     name = "conversions"
     default_auto_field = "django.db.models.BigAutoField"
+    # Modules that register converters; conversions.engine.registry imports every app's at start-up.
+    converter_modules = (
+        "conversions.documents.office",
+        "conversions.documents.pandoc",
+        "conversions.documents.pdf",
+        "conversions.documents.ebooks",
+        "conversions.documents.fonts",
+        "conversions.documents.subtitles",
+        "conversions.documents.data",
+        "conversions.documents.archive_formats",
+    )
 
     def ready(self):
         from conversions.ops import checks  # noqa: F401  (registers the system checks)

@@ -77,6 +77,8 @@ class Operation:
 class OperationRegistry:
     """Every operation, filled whole once per process by load() (at start-up: convertall/apps.py)."""
 
+    families = FAMILIES  # for the filter pages, which reach this registry through conversions.jobs.operations
+
     def __init__(self):
         self._ops = {}  # (family, name) -> Operation
         self._ready = False

@@ -20,23 +20,6 @@ logger = logging.getLogger(__name__)
 
 FAMILIES = ("documents", "media", "filters")
 
-# Modules that register converters; imported all at once at start-up (load()).
-CONVERTER_MODULES = [
-    "media.converters.images",
-    "media.converters.images_more",
-    "media.converters.av",
-    "media.converters.av_more",
-    "conversions.documents.office",
-    "conversions.documents.pandoc",
-    "conversions.documents.pdf",
-    "conversions.documents.ebooks",
-    "conversions.documents.fonts",
-    "conversions.documents.subtitles",
-    "conversions.documents.data",
-    "conversions.documents.archive_formats",
-]
-
-
 class Converter:
     """Base class: subclasses set the class attributes and implement convert()."""
 
@@ -114,7 +97,7 @@ class Registry:
             from django.conf import settings
 
             # EXTRA_CONVERTER_MODULES: test/bench-only converters, never set in production.
-            for module in CONVERTER_MODULES + list(settings.EXTRA_CONVERTER_MODULES):
+            for module in converter_modules() + list(settings.EXTRA_CONVERTER_MODULES):
                 try:
                     importlib.import_module(module)
                 except ModuleNotFoundError as exc:
@@ -169,6 +152,17 @@ class Registry:
                 )
             out.append({"format": source, "category": fmt.category, "label": fmt.title, "targets": targets})
         return out
+
+
+def converter_modules():
+    """The modules that register converters, as each app declares them (`converter_modules` on its AppConfig).
+
+    conversions/ names its own (documents); media/ declares its converters in
+    media/apps.py, so the engine never names another app's modules.
+    """
+    from django.apps import apps
+
+    return [module for config in apps.get_app_configs() for module in getattr(config, "converter_modules", ())]
 
 
 registry = Registry()

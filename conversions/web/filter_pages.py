@@ -14,7 +14,12 @@ from conversions.engine import formats
 from conversions.jobs import operations as job_operations
 from conversions.web.pages import form_field
 
-FAMILY_TITLES = {"image": "Image", "audio": "Audio", "video": "Video", "pdf": "PDF"}
+# Families come from the registered vocabulary (filters.vocabulary.FAMILIES); a title other than the name in title case:
+FAMILY_TITLES = {"pdf": "PDF"}
+
+
+def family_title(family):
+    return FAMILY_TITLES.get(family, family.title())
 
 
 def _vocabulary():
@@ -37,7 +42,7 @@ class FilterPage:
 
     @property
     def family_label(self):
-        return FAMILY_TITLES.get(self.family, self.family.title())
+        return family_title(self.family)
 
     @property
     def name_label(self):
@@ -82,7 +87,7 @@ def all_filters():
     if vocabulary is None:
         return []
     pages = []
-    for family in FAMILY_TITLES:
+    for family in vocabulary.families:
         for name in vocabulary.names(family):
             op = vocabulary.get(family, name)
             if op is not None:
@@ -93,7 +98,7 @@ def all_filters():
 def resolve(slug):
     family, _, name = slug.partition("-")
     vocabulary = _vocabulary()
-    op = vocabulary.get(family, name) if vocabulary is not None and family in FAMILY_TITLES else None
+    op = vocabulary.get(family, name) if vocabulary is not None and family in vocabulary.families else None
     return FilterPage(family, op) if op is not None else None
 
 
@@ -101,10 +106,12 @@ def rows(query=""):
     """[(family label, "", [FilterPage])] for the catalog's Filters group."""
     from conversions.web.pages import matches_text
 
+    vocabulary = _vocabulary()
     out = []
-    for family, title in FAMILY_TITLES.items():
+    for family in vocabulary.families if vocabulary is not None else ():
         items = [p for p in all_filters() if p.family == family and matches_text(p.search_text, query)]
         if items:
+            title = family_title(family)
             out.append((f"{title} tools" if family == "pdf" else title, "", items))
     return out
 
