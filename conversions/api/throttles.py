@@ -91,3 +91,9 @@ class SubmitThrottle(BaseThrottle):
 
     def wait(self):
         return self._wait
+
+
+class PresignThrottle(SubmitThrottle):
+    """POST /api/v1/uploads at the submit rate, counted apart: a direct upload and its convert are one submit each."""
+
+    scope = "presign"

@@ -29,7 +29,7 @@ from conversions.jobs.services import job_delete
 from conversions.api import schema
 from conversions.api.answers import job_answer, session_key, use_cache
 from conversions.jobs.waiting import parse_wait
-from conversions.api.throttles import SubmitThrottle
+from conversions.api.throttles import PresignThrottle, SubmitThrottle
 
 def parse_json_field(data, name, default, kind):
     raw = data.get(name)
@@ -71,7 +71,7 @@ class ConvertView(APIView):
 
 
 class UploadsView(APIView):
-    throttle_classes = [SubmitThrottle]
+    throttle_classes = [PresignThrottle]
 
     @extend_schema(
         operation_id="upload_create",

@@ -11,6 +11,7 @@ the sniff against the name, and the size limit. Their refusals end the job
 """
 
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -123,8 +124,6 @@ def stored_source(upload_id, *, owner=None, session_key="", client_ip=None, acce
 
 
 def _caller_upload(upload_id, owner, session_key, client_ip):
-    import uuid
-
     try:
         pk = uuid.UUID(str(upload_id))
     except ValueError:

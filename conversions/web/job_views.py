@@ -22,7 +22,7 @@ from conversions.jobs import direct
 from conversions.jobs import operations as job_operations
 from conversions.web import filter_pages
 from conversions.web import pages
-from conversions.api.throttles import SubmitThrottle
+from conversions.api.throttles import PresignThrottle, SubmitThrottle
 from conversions.web.clientip import client_ip
 from conversions.errors import ConvertAllError, error_body
 from conversions.models import ACTIVE_STATUSES, Job
@@ -75,8 +75,8 @@ def _session_key(request):
     return request.session.session_key
 
 
-def _throttle(request):
-    throttle = SubmitThrottle()
+def _throttle(request, kind=SubmitThrottle):
+    throttle = kind()
     if not throttle.allow_request(request, None):
         wait = max(int(throttle.wait() or 1), 1)
         raise ConvertAllError(
@@ -174,7 +174,7 @@ def upload_submit(request):
     try:
         if not same_origin(request):
             raise CrossSite("This form was sent from another site; open the page on this site and try again.")
-        _throttle(request)
+        _throttle(request, PresignThrottle)
         body = direct.upload_create(filename=request.POST.get("filename"), **_caller(request))
     except ConvertAllError as exc:
         return JsonResponse(error_body(exc.code, exc.message), status=exc.status, headers=exc.headers)

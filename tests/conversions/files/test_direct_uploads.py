@@ -227,3 +227,15 @@ def test_an_unconverted_upload_is_purged_with_the_24h_uploads(api, run_jobs, s3_
     assert set(Upload.objects.values_list("pk", flat=True)) == {Upload.objects.get(pk=fresh).pk, Upload.objects.get(pk=used).pk}
     gone = api.post("/api/v1/convert", {"uploadId": old, "targetFormat": "webp"}, format="json")
     assert gone.status_code == 400 and gone.json()["error"]["code"] == "upload_not_found"
+
+
+def test_presigning_is_rate_limited_apart_from_submits(api, run_jobs, s3_storages, settings):
+    settings.RATE_LIMIT = "2/min"
+    first, second = uploaded(api, image_bytes()), uploaded(api, image_bytes())
+    third = api.post("/api/v1/uploads", {"filename": "photo.png"}, format="json")
+    assert third.status_code == 429 and third["Retry-After"]
+    # The two presigns did not use up the submits: both uploads convert.
+    with run_jobs():
+        for upload_id in (first, second):
+            resp = api.post("/api/v1/convert", {"uploadId": upload_id, "targetFormat": "webp"}, format="json")
+            assert resp.status_code == 202, resp.content
