@@ -16,7 +16,8 @@ def test_local_storage_pages_keep_multipart_and_their_csp(client):
     resp = client.get("/converters/png-to-webp")
     assert "data-direct-uploads" not in resp.content.decode()
     assert "connect-src 'self';" in resp["Content-Security-Policy"]
-    assert "data-direct-uploads" not in client.get("/filters/grayscale-image").content.decode()
+    filter_page = client.get("/filters/image-grayscale")
+    assert filter_page.status_code == 200 and "data-direct-uploads" not in filter_page.content.decode()
 
 
 def test_s3_pages_offer_the_direct_path_and_let_scripts_reach_the_bucket(client, s3_storages, s3_endpoint):
@@ -50,3 +51,15 @@ def test_cross_site_upload_requests_are_refused(client, s3_storages):
 def test_the_upload_endpoint_says_why_with_local_storage(client):
     resp = client.post("/uploads", {"filename": "photo.png"}, **ORIGIN, **JSON)
     assert resp.status_code == 409 and resp.json()["error"]["code"] == "uploads_unavailable"
+
+
+def test_the_filter_page_submits_an_uploadid_too(client, run_jobs, s3_storages):
+    assert 'data-direct-uploads="/uploads"' in client.get("/filters/image-grayscale").content.decode()
+    ticket = client.post("/uploads", {"filename": "photo.png"}, **ORIGIN, **JSON).json()
+    sent = requests.post(ticket["url"], data=ticket["fields"], files={"file": ("photo.png", image_bytes())}, timeout=20)
+    assert sent.status_code == 204
+    with run_jobs():
+        resp = client.post("/filter?filter=image-grayscale", {"uploadId": ticket["uploadId"]}, **ORIGIN, **JSON)
+    assert resp.status_code == 202, resp.content
+    job = Job.objects.get(pk=resp.json()["jobId"])
+    assert job.kind == Job.Kind.FILTER and job.status == JobStatus.SUCCEEDED, job.error_message
