@@ -17,6 +17,13 @@ VIDEO_EXPECT = {
     "mkv": ("matroska", {"h264", "vp9", "mpeg4", "mpeg2video", "theora"}, {"aac", "opus", "mp3", "mp2", "vorbis"}),
     "webm": ("webm", {"vp9"}, {"opus", "vorbis"}),
     "avi": ("avi", {"mpeg4"}, {"mp3"}),
+    "m4v": ("mp4", {"h264", "hevc", "mpeg4"}, {"aac", "mp3"}),
+    "3gp": ("3gp", {"h264"}, {"aac"}),
+    "flv": ("flv", {"h264"}, {"aac", "mp3"}),
+    "ts": ("mpegts", {"h264", "hevc", "mpeg2video"}, {"aac", "mp3", "mp2", "ac3"}),
+    "mpeg": ("mpeg", {"mpeg2video", "mpeg1video"}, {"mp2", "mp3", "ac3"}),
+    "wmv": ("asf", {"wmv2", "wmv1"}, {"wmav2", "wmav1"}),
+    "ogv": ("ogg", {"theora"}, {"vorbis", "opus", "flac"}),
 }
 AUDIO_EXPECT = {
     "mp3": ("mp3", "mp3"),
@@ -27,8 +34,17 @@ AUDIO_EXPECT = {
     "m4a": ("m4a", "aac"),
     "aac": ("aac", "aac"),
     "aiff": ("aiff", "pcm_s16be"),
+    "wma": ("asf", "wmav2"),
+    "ac3": ("ac3", "ac3"),
+    "mp2": ("mp3", "mp2"),  # ffprobe reads MPEG audio layer II with its mp3 demuxer
+    "au": ("au", "pcm_s16be"),
+    # Matroska keeps a source track it can hold as it is, else FLAC.
+    "mka": ("matroska", {"flac", "aac", "mp3", "mp2", "opus", "vorbis", "ac3", "eac3", "alac", "pcm_s16le", "pcm_s24le"}),
 }
 TOLERANCE = 0.1
+# ASF and FLV headers count the last packet's whole span (ASF also its preroll):
+# a 1 s clip reads 1.13-1.17 s there, whatever the source container.
+VIDEO_TOLERANCE = {"wmv": 0.2, "flv": 0.2}
 probe_source = functools.cache(ffprobe)  # each sample is read by ~20 tests
 
 
@@ -61,7 +77,8 @@ def test_video_pair(media_dir, tmp_path, source, target):
         assert container in info["format"]["format_name"].split(",")
         assert kinds(info) == ["video", "audio"]
         assert codec(info, "video") in vcodecs and codec(info, "audio") in acodecs
-    assert abs(duration(info) - duration(before)) <= TOLERANCE, (duration(info), duration(before))
+    slack = VIDEO_TOLERANCE.get(target, TOLERANCE)
+    assert abs(duration(info) - duration(before)) <= slack, (duration(info), duration(before))
 
 
 @pytest.mark.parametrize("source,target", AUDIO_PAIRS, ids=_ids(AUDIO_PAIRS))
@@ -72,7 +89,7 @@ def test_audio_pair(media_dir, tmp_path, source, target):
     assert_uploadable(out, target)
     container, acodec = AUDIO_EXPECT[target]
     assert container in info["format"]["format_name"].split(",")
-    assert kinds(info) == ["audio"] and codec(info, "audio") == acodec
+    assert kinds(info) == ["audio"] and codec(info, "audio") in ({acodec} if isinstance(acodec, str) else acodec)
     # The source's own audio track is the reference (a video's picture may run a little longer).
     src_audio = next(s for s in before["streams"] if s["codec_type"] == "audio")
     reference = float(src_audio.get("duration") or duration(before))
