@@ -9,9 +9,10 @@ class ConvertAllConfig(AppConfig):
     The converter registry, the filter operations and the libmagic handle are
     built whole here, in django.setup(), which gunicorn workers, Dramatiq
     workers (django_dramatiq) and manage.py commands all run before their
-    first request or message. Last, because media's ready() must load
-    pillow-heif before anything imports libvips (media/apps.py), and the
-    image converters and operations do.
+    first request or message. Last, so every app has declared its converter
+    modules (media/apps.py) before the registry is built. (No image library
+    loads here: libvips and pillow-heif run in the decoder child, in the
+    order media/vips.py sets.)
     """
 
     name = "convertall"
