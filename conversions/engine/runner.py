@@ -12,6 +12,7 @@ by a launcher exec'd in the child, so no `preexec_fn` runs in a threaded worker.
 import logging
 import os
 import re
+import select
 import signal
 import subprocess
 import tempfile
@@ -148,21 +149,58 @@ def _outcome(tool, returncode, stdout, stderr, seconds, check):
 
 def _wait(proc, timeout, on_tick, tool):
     deadline = time.monotonic() + timeout
-    while True:
-        try:
-            proc.wait(timeout=TICK_SECONDS)
-            return
-        except subprocess.TimeoutExpired:
-            pass
-        if time.monotonic() > deadline:
-            _kill_group(proc)
-            raise ToolTimeout(f"{tool} did not finish within {timeout} seconds and was stopped.")
-        if on_tick is not None:
-            try:
-                on_tick()
-            except Canceled:
+    watch = _exit_watch(proc)
+    try:
+        while not watch(TICK_SECONDS):
+            if time.monotonic() > deadline:
                 _kill_group(proc)
-                raise
+                raise ToolTimeout(f"{tool} did not finish within {timeout} seconds and was stopped.")
+            if on_tick is not None:
+                try:
+                    on_tick()
+                except Canceled:
+                    _kill_group(proc)
+                    raise
+    finally:
+        watch.close()
+
+
+class _exit_watch:
+    """watch(seconds) -> True once the process has exited and is reaped.
+
+    Popen.wait(timeout) polls with sleeps that double up to 50 ms, so a tool
+    that ends at 16 ms is seen at ~31 ms: on every call (the sandbox launcher
+    alone takes ~15 ms) that was most of the runner's own cost. A pidfd wakes
+    us the moment the process exits; where there is none (Linux < 5.3), Popen's
+    wait as before.
+    """
+
+    def __init__(self, proc):
+        self.proc = proc
+        self.poller = self.fd = None
+        try:
+            self.fd = os.pidfd_open(proc.pid)
+        except (AttributeError, OSError):
+            return
+        self.poller = select.poll()
+        self.poller.register(self.fd, select.POLLIN)
+
+    def __call__(self, seconds):
+        if self.poller is None:
+            try:
+                self.proc.wait(timeout=seconds)
+                return True
+            except subprocess.TimeoutExpired:
+                return False
+        if not self.poller.poll(seconds * 1000):
+            return False
+        self.proc.wait()
+        return True
+
+    def close(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
 
 def _kill_group(proc):
