@@ -23,31 +23,11 @@ FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 
 # The media conversions' one table (sniffed format -> ffmpeg demuxer).
 DEMUXERS = media_probe.DEMUXERS
-# The crf encoders are the media conversions' (media/ffmpeg/plans.py): x264 at its balanced preset, VP9 at
-# its faster one (realtime, cpu-used 8), with crf 23 and 33 unless the chain sets one.
-CRF_VIDEO = {"mp4": "h264", "mov": "h264", "m4v": "h264", "mkv": "h264", "ts": "h264", "flv": "h264", "3gp": "h264",
-             "webm": "vp9"}
-CRF_PRESET = {"h264": "balanced", "vp9": "faster"}
-DEFAULT_CRF = {"h264": 23, "vp9": 33}
-QSCALE_VIDEO = {
-    "avi": ["-c:v", "mpeg4", "-q:v", "5"], "mpeg": ["-c:v", "mpeg2video", "-q:v", "5"],
-    "wmv": ["-c:v", "wmv2", "-q:v", "5"], "ogv": ["-c:v", "libtheora", "-q:v", "7"],
-}
-VIDEO_TARGETS = (*CRF_VIDEO, *QSCALE_VIDEO)
-AUDIO_CODECS = {
-    "mp3": ["-c:a", "libmp3lame", "-q:a", "2"], "wav": ["-c:a", "pcm_s16le"], "flac": ["-c:a", "flac"],
-    "ogg": ["-c:a", "libvorbis", "-q:a", "5"], "opus": ["-c:a", "libopus", "-b:a", "128k"],
-    "aac": ["-c:a", "aac", "-b:a", "160k"], "m4a": ["-c:a", "aac", "-b:a", "160k"],
-    "aiff": ["-c:a", "pcm_s16be"], "wma": ["-c:a", "wmav2", "-b:a", "160k"],
-    # Inside video containers:
-    "mp4": ["-c:a", "aac", "-b:a", "128k"], "mov": ["-c:a", "aac", "-b:a", "128k"], "m4v": ["-c:a", "aac"],
-    "mkv": ["-c:a", "aac"], "ts": ["-c:a", "aac"], "flv": ["-c:a", "aac"], "3gp": ["-c:a", "aac"],
-    "webm": ["-c:a", "libopus", "-b:a", "128k"], "avi": ["-c:a", "libmp3lame"], "mpeg": ["-c:a", "mp2"],
-    "wmv": ["-c:a", "wmav2"], "ogv": ["-c:a", "libvorbis"],
-}
-MUXERS = {"mkv": "matroska", "m4a": "ipod", "aac": "adts", "ts": "mpegts", "mpeg": "mpeg", "wmv": "asf", "wma": "asf",
-          "ogv": "ogg", "3gp": "3gp", "m4v": "mp4", "jpg": "image2", "png": "image2", "webp": "image2"}
-AUDIO_TARGETS = tuple(k for k in AUDIO_CODECS if k not in VIDEO_TARGETS)
+# The encoders, muxers and their defaults are the media conversions' (media/ffmpeg/plans.py): each target's
+# video and audio encoder at the balanced quality. Only the crf a chain may set is the filters' own.
+VIDEO_TARGETS = tuple(plans.VIDEO_TARGETS)
+# What the filter pages offer as sound-only results (plans.AUDIO_TARGETS has a few more the filters leave out).
+AUDIO_TARGETS = ("mp3", "wav", "flac", "ogg", "opus", "aac", "m4a", "aiff", "wma")
 FRAME_TARGETS = ("jpg", "png", "webp")
 
 
@@ -160,24 +140,27 @@ def _command(src_path, src_fmt, state, out, out_fmt, progress_args):
         if out_fmt == "jpg":
             argv += ["-q:v", "3"]
     else:
+        target = plans.VIDEO_TARGETS.get(out_fmt) or plans.AUDIO_TARGETS[out_fmt]
         if video_out:
-            argv += video_args(out_fmt, state.crf)
+            argv += video_args(target.video, state.crf)
         if audio_out:
-            argv += AUDIO_CODECS[out_fmt]
-        if out_fmt in ("mp4", "mov", "m4v", "m4a"):
+            argv += plans.audio_encoder_args(target.audio, {}, source_rate=state.sample_rate)
+        if target.faststart:
             argv += ["-movflags", "+faststart"]
-    muxer = MUXERS.get(out_fmt, out_fmt)
-    return [*argv, "-f", muxer, out.name]
+        return [*argv, "-f", target.muxer, out.name]
+    return [*argv, "-f", "image2", out.name]
 
 
 def is_video_target(fmt):
     return formats.FORMATS[fmt].category == "video"
 
 
-def video_args(out_fmt, crf):
-    """The video encoder of a filtered file: media's crf encoders, or a quantizer scale for the older containers."""
-    codec = CRF_VIDEO.get(out_fmt)
-    if codec is None:
-        return QSCALE_VIDEO[out_fmt]
-    crf = DEFAULT_CRF[codec] if crf is None else crf
-    return plans.video_encoder_args(codec, {"preset": CRF_PRESET[codec], "crf": min(crf, 51) if codec == "h264" else crf})
+def video_args(codec, crf):
+    """The target's video encoder as media conversions set it, with the chain's crf where it gave one.
+
+    VP9 at its faster preset: a filter chain is an edit people wait for, and
+    VP9's balanced preset takes several times as long."""
+    opts = {"preset": "faster"} if codec == "vp9" else {}
+    if crf is not None and codec in ("h264", "vp9"):
+        opts["crf"] = min(crf, 51) if codec == "h264" else crf
+    return plans.video_encoder_args(codec, opts)

@@ -188,3 +188,24 @@ def test_filter_ffmpeg_runs_with_the_media_memory_limit(submit, settings, tmp_pa
     settings.MEDIA_MEMORY_MB = 8  # far too little for ffmpeg to even start
     status = _failed(submit, "clip.mp4", [{"op": "volume", "db": -3}])
     assert status["status"] == "failed", status
+
+
+@pytest.mark.parametrize("target", ["avi", "wmv", "mpeg", "ogv", "mkv", "ts", "3gp", "flv"])
+def test_every_video_target_gets_the_media_conversions_codecs(submit, tmp_path, target):
+    """One table of encoders (media/ffmpeg/plans.py) for conversions and filter chains alike."""
+    from media.ffmpeg import plans
+
+    _, out = submit.run("clip.mp4", [{"op": "trim", "start": 0, "end": 1}], target, tmp_path=tmp_path)
+    found = {s["codec_type"]: s["codec_name"] for s in probe(out, "stream=codec_type,codec_name")["streams"]}
+    want = plans.VIDEO_TARGETS[target]
+    assert found["video"] == {"theora": "theora"}.get(want.video, want.video)
+    assert found.get("audio") in (None, want.audio)
+
+
+@pytest.mark.parametrize("target", ["mp3", "ogg", "opus", "m4a", "aac", "wma", "aiff"])
+def test_every_audio_target_gets_the_media_conversions_codecs(submit, tmp_path, target):
+    from media.ffmpeg import plans
+
+    _, out = submit.run("tone.wav", [{"op": "trim", "start": 0, "end": 1}], target, tmp_path=tmp_path)
+    found = probe(out, "stream=codec_type,codec_name")["streams"]
+    assert [s["codec_name"] for s in found if s["codec_type"] == "audio"] == [plans.AUDIO_TARGETS[target].audio]
