@@ -7,10 +7,11 @@ from conversions.engine.registry import FAMILIES
 from conversions.errors import ConversionFailed
 
 def _make_actor(queue):
-    def run_job(job_id):
+    def run_job(job_id, enqueued_at=None):
+        # enqueued_at: the send time (epoch seconds); messages sent before it existed lack it.
         from conversions.jobs.services import job_execute
 
-        job_execute(job_id)
+        job_execute(job_id, enqueued_at)
 
     run_job.__name__ = f"run_{queue}_job"
     return dramatiq.actor(

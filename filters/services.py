@@ -50,9 +50,9 @@ def _identify(uploads):
 def filter_job_create(*, uploads, operations, target_format="", owner=None, session_key="", client_ip=None,
                       use_cache=True, upload_id=None):
     """A filter job: validate every upload and operation, then submit it through the one lifecycle."""
-    enforce(user=owner, client_ip=client_ip, session_key=session_key)  # early 429, before any work
     uploads = [u for u in uploads if u is not None]
     if upload_id:
+        enforce(user=owner, client_ip=client_ip, session_key=session_key)  # early 429, before the HEAD
         return _filter_stored(upload_id, uploads, operations, target_format, owner, session_key, client_ip)
     if not uploads:
         raise BadRequest(

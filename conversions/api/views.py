@@ -16,6 +16,7 @@ from conversions.errors import BadRequest, Gone, NotFound
 from conversions.models import Job
 from conversions.engine.registry import registry
 from conversions.jobs.selectors import (
+    job_downloadable_cached,
     job_get_downloadable,
     job_get_visible,
     job_status_payload,
@@ -163,18 +164,20 @@ class DownloadView(APIView):
         },
     )
     def get(self, request, job_id):
-        job = job_get_downloadable(job_id, request.user)
+        # The status cache is hot right after the job: no database read for a ready result.
+        found = job_downloadable_cached(job_id, request.user)
+        if found is None:
+            job = job_get_downloadable(job_id, request.user)
+            found = job.output_key, job.output_filename, job.output_content_type
+        key, filename, content_type = found
         out = storage.outputs()
         if not storage.is_local(out):
-            url = storage.download_url(out, job.output_key, job.output_filename, job.output_content_type)
-            return HttpResponseRedirect(url)
+            return HttpResponseRedirect(storage.download_url(out, key, filename, content_type))
         try:
-            fh = out.open(job.output_key, "rb")
+            fh = out.open(key, "rb")
         except FileNotFoundError:
             raise Gone("The result is no longer stored; convert the file again.") from None
-        response = FileResponse(
-            fh, as_attachment=True, filename=job.output_filename, content_type=job.output_content_type
-        )
+        response = FileResponse(fh, as_attachment=True, filename=filename, content_type=content_type)
         response["X-Content-Type-Options"] = "nosniff"
         return response
 

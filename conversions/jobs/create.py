@@ -1,5 +1,7 @@
 """Creating a job: validate, describe, then submit through the one path every kind of job takes."""
 
+from contextlib import nullcontext
+
 from django.db import transaction
 
 from conversions.engine import formats, sniff
@@ -39,9 +41,13 @@ def job_create(
     *, upload, target_format, options=None, owner=None, session_key="", client_ip=None, operations=None, use_cache=True,
     upload_id=None,
 ):
-    """A convert job from one upload (multipart `file`, or `uploadId` of a direct upload): validate, then submit."""
-    enforce(user=owner, client_ip=client_ip, session_key=session_key)  # early 429, before any work
+    """A convert job from one upload (multipart `file`, or `uploadId` of a direct upload): validate, then submit.
+
+    The quotas' early check of a multipart upload is made by job_submit, in one
+    read transaction with the result cache and the queue depth.
+    """
     if upload_id:
+        enforce(user=owner, client_ip=client_ip, session_key=session_key)  # early 429, before the HEAD
         return _job_from_stored(upload_id, upload, target_format, options, owner, session_key, client_ip, operations)
     if upload is None:
         raise BadRequest(
@@ -92,16 +98,20 @@ def job_submit(job, uploads, *, use_cache=True, message="", direct_upload=None, 
     """The one way a job comes to exist, whatever its kind (convert or filter).
 
     The caller has validated everything and described the job (an unsaved
-    row with its source keys and cache key). Then, in this order: a cached
-    result is reused (no worker needed); a full queue answers 503 before
-    anything is stored; the uploads are stored outside any transaction (a row
-    never points at a missing file); the quotas are counted and kept
-    atomically with the insert; the job is enqueued once the row commits.
+    row with its source keys and cache key). Then, in this order: the early
+    checks read together (the caller's quotas, a cached result reused with no
+    worker needed, a full queue answered 503) before anything is stored; the
+    uploads are stored outside any transaction (a row never points at a
+    missing file); the quotas are counted and kept atomically with the
+    insert; the job is enqueued once the row commits.
     """
-    if use_cache and (hit := result_cache.reuse(job)) is not None:
-        metrics.job_reused(hit)
-        return hit
-    admission.check_queue(job.family)
+    with _reads_together():
+        if direct_upload is None:  # a direct upload's caller was checked before its HEAD
+            enforce(user=job.owner, client_ip=job.client_ip, session_key=job.session_key)  # early 429
+        if use_cache and (hit := result_cache.reuse(job)) is not None:
+            metrics.job_reused(hit)
+            return hit
+        admission.check_queue(job.family)
     keys = job.source_keys or [job.source_key]
     stored = []
     try:
@@ -122,3 +132,12 @@ def job_submit(job, uploads, *, use_cache=True, message="", direct_upload=None, 
     return job
 
 
+def _reads_together():
+    """One transaction for several reads on PostgreSQL (each autocommit read is a commit of its own).
+
+    Not on SQLite: its transactions begin IMMEDIATE (quotas.py), so even a
+    read-only block would take the database's one write lock.
+    """
+    if transaction.get_connection().vendor == "postgresql":
+        return transaction.atomic()
+    return nullcontext()

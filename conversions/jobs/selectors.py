@@ -50,6 +50,24 @@ def job_get_downloadable(job_id, user):
     return job
 
 
+def job_downloadable_cached(job_id, user):
+    """The (key, filename, content type) of a succeeded job's result from its cached status; None: ask the database.
+
+    The same visibility as `job_get_visible` (an owned job to its owner only);
+    anything but a cached success (errors, not ready, not cached) goes to the database.
+    """
+    from conversions.jobs.status_cache import cached_status
+
+    payload = cached_status(parse_job_id(job_id))
+    if not payload or payload.get("status") != JobStatus.SUCCEEDED or not payload.get("_outputKey"):
+        return None
+    owner = payload.get("_owner")
+    if owner is not None and (user is None or not user.is_authenticated or user.pk != owner):
+        return None
+    result = payload["result"]
+    return payload["_outputKey"], result["filename"], result["contentType"]
+
+
 def job_status_payload(job):
     """The public status of a job (camelCase), with URLs relative to the site."""
     job_id = str(job.pk)
@@ -84,6 +102,8 @@ def job_status_payload(job):
         "statusUrl": reverse("api-status", args=[job_id]),
         "downloadUrl": download,
         "_owner": job.owner_id,
+        # Lets the download answer from the cached copy (stripped from every answer).
+        "_outputKey": job.output_key if result else "",
     }
 
 

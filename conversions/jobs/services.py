@@ -8,7 +8,7 @@ worker that comes back after its lease was taken over, change nothing twice.
 import logging
 import tempfile
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone as dt_timezone
 from pathlib import Path
 
 from django.conf import settings
@@ -38,22 +38,25 @@ def event(job_id, kind, message="", **data):
 
 
 def job_enqueue(job):
-    """Send the job's id to its family's queue. A lost message is re-sent by the reconciler."""
+    """Send the job's id to its family's queue. A lost message is re-sent by the reconciler.
+
+    The message carries its send time; the claim writes it to `enqueued_at`
+    (no commit of its own for a timing mark).
+    """
     from conversions.tasks import actor_for
 
     try:
-        actor_for(job.family).send(str(job.id))
+        actor_for(job.family).send(str(job.id), time.time())
     except Exception:
         logger.exception("enqueue failed job=%s family=%s; the reconciler will retry", job.id, job.family)
         return False
-    Job.objects.filter(pk=job.pk).update(enqueued_at=timezone.now())
     return True
 
 
 # --- Running ------------------------------------------------------------------
 
 
-def job_claim(job_id):
+def job_claim(job_id, enqueued_at=None):
     """Claim a job with one conditional UPDATE; None when someone else has it.
 
     Matches a queued job, or a running one whose lease ran out (its worker
@@ -62,7 +65,7 @@ def job_claim(job_id):
     re-delivers its unacked message) fails with `worker_lost` instead.
     """
     now = timezone.now()
-    claimed = _claim(job_id, now)
+    claimed = _claim(job_id, now, _sent_at(enqueued_at, now))
     if claimed is None:
         _fail_if_lost(Job.objects.filter(pk=job_id).claimable(now))
         return None
@@ -70,7 +73,14 @@ def job_claim(job_id):
     return claimed
 
 
-def _claim(job_id, now):
+def _sent_at(timestamp, now):
+    """The message's send time (seconds since the epoch) as a datetime; the claim's own time without one."""
+    if timestamp is None:
+        return now
+    return min(datetime.fromtimestamp(float(timestamp), tz=dt_timezone.utc), now)
+
+
+def _claim(job_id, now, enqueued_at):
     # One commit for the claim and its history row (each commit is a WAL flush).
     with transaction.atomic():
         claimed = (
@@ -82,6 +92,7 @@ def _claim(job_id, now):
                 lease_until=now + timedelta(seconds=settings.JOB_LEASE_SECONDS),
                 attempts=F("attempts") + 1,
                 progress=0,
+                enqueued_at=enqueued_at,
                 updated_at=now,
             )
         )
@@ -124,14 +135,14 @@ def _fail_if_lost(jobs):
     return failed
 
 
-def job_execute(job_id):
+def job_execute(job_id, enqueued_at=None):
     """Run one job end to end. Safe to call twice for the same id.
 
     Every attempt ends with the row out of `running` (or, for a transient
     error, back in `queued`): Dramatiq's time limit arrives as an Interrupt, a
     BaseException that no `except Exception` sees, so it is caught by name.
     """
-    job = job_claim(job_id)
+    job = job_claim(job_id, enqueued_at)
     if job is None:
         logger.info("claim matched no row job=%s (done, canceled or taken)", job_id)
         return None
@@ -254,33 +265,40 @@ def _store_output(job, out_path, out_fmt):
 
 def _succeed(job, converter_seconds, wall_seconds):
     now = timezone.now()
-    done = Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING, attempts=job.attempts).update(
-        status=JobStatus.SUCCEEDED,
-        progress=100,
-        finished_at=now,
-        lease_until=None,
-        converter_seconds=converter_seconds,
-        output_key=job.output_key,
-        output_filename=job.output_filename,
-        output_content_type=job.output_content_type,
-        output_size=job.output_size,
-        detected_type=job.detected_type,  # set by the worker's sniff of a direct upload
-        expires_at=now + timedelta(hours=_retention_hours(job)),
-        error_code="",
-        error_message="",
-        updated_at=now,
-    )
-    if not done:
+    done = {
+        "status": JobStatus.SUCCEEDED, "progress": 100, "finished_at": now, "lease_until": None,
+        "converter_seconds": converter_seconds, "output_key": job.output_key, "output_filename": job.output_filename,
+        "output_content_type": job.output_content_type, "output_size": job.output_size,
+        "detected_type": job.detected_type,  # set by the worker's sniff of a direct upload
+        "expires_at": now + timedelta(hours=_retention_hours(job)), "error_code": "", "error_message": "",
+        "updated_at": now,
+    }  # fmt: skip
+    message = f"{job.output_size} bytes in {converter_seconds:.3f}s"
+    if not _finish(job, done, "succeeded", message, seconds=wall_seconds):
         # Canceled meanwhile, or another worker took over after our lease ran out.
         current = Job.objects.filter(pk=job.pk).values_list("status", flat=True).first()
         if current == JobStatus.CANCELED:
             storage.delete_quietly(storage.outputs(), job.output_key)
         logger.info("finish matched no row job=%s status=%s", job.pk, current)
         return None
-    event(job.pk, "succeeded", f"{job.output_size} bytes in {converter_seconds:.3f}s", seconds=wall_seconds)
     metrics.job_succeeded(job, converter_seconds)
-    job_changed(job.pk)
     return job.pk
+
+
+def _finish(job, fields, kind, message, **data):
+    """The attempt's last write: one conditional UPDATE and its history row in one commit.
+
+    The status cache is written from `job` with `fields` applied (the row
+    holds exactly that now), not re-read. False when the UPDATE matched no row.
+    """
+    with transaction.atomic():
+        if not Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING, attempts=job.attempts).update(**fields):
+            return False
+        event(job.pk, kind, message, **data)
+    for name, value in fields.items():
+        setattr(job, name, value)
+    job_changed(job, fresh=True)
+    return True
 
 
 def _retention_hours(job):
@@ -290,15 +308,13 @@ def _retention_hours(job):
 def _fail(job, code, message):
     """End the job `failed`; the user sees `message` without server paths or tool versions (the event keeps it whole)."""
     now = timezone.now()
-    done = Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING, attempts=job.attempts).update(
-        status=JobStatus.FAILED, error_code=code, error_message=failures.public_message(message),
-        finished_at=now, lease_until=None, updated_at=now,
-    )  # fmt: skip
-    if done:
+    fields = {
+        "status": JobStatus.FAILED, "error_code": code, "error_message": failures.public_message(message),
+        "finished_at": now, "lease_until": None, "updated_at": now,
+    }  # fmt: skip
+    if _finish(job, fields, "failed", message, code=code):
         logger.info("job failed job=%s family=%s code=%s", job.pk, job.family, code)
-        event(job.pk, "failed", message, code=code)
         metrics.job_failed(job, code)
-        job_changed(job.pk)
     return None
 
 
