@@ -2,16 +2,14 @@
 
 import logging
 import time
-from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.utils import timezone
 
 from convertall.tracing import tool_span
 from conversions.engine import runner
 from conversions.jobs.budget import UNLIMITED
-from conversions.errors import Canceled, ConversionFailed
+from conversions.errors import ConversionFailed
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +44,7 @@ class ConversionContext:
         self.progress = 0
         # A step of a longer job (conversion, then filters) maps its own 0-100 into this share.
         self.progress_span = (0, 100)
-        self._saved_progress = -1
+        self._heartbeat = None
         # The claim has just renewed the lease: the first beat is due a second
         # from now, so a sub-second conversion costs no extra database write.
         self._last_beat = time.monotonic()
@@ -92,7 +90,7 @@ class ConversionContext:
         self.tick()
 
     def tick(self, force=False):
-        """Renew the lease, save progress, notice cancellation (at most once a second).
+        """Renew the lease, save progress, notice cancellation (at most once a second; jobs/heartbeat.py).
 
         Raises JobTimeout when the job's time budget ran out, BudgetExceeded when
         its work dir grew past the disk budget (checked on the heartbeat).
@@ -105,16 +103,8 @@ class ConversionContext:
         self.budget.check_disk()
         if self.job_id is None:
             return
-        from conversions.models import Job, JobStatus
+        if self._heartbeat is None:
+            from conversions.jobs.heartbeat import Heartbeat
 
-        updated = Job.objects.filter(pk=self.job_id, status=JobStatus.RUNNING).update(
-            progress=self.progress,
-            lease_until=timezone.now() + timedelta(seconds=settings.JOB_LEASE_SECONDS),
-        )
-        if not updated:
-            raise Canceled(str(self.job_id))
-        if self.progress != self._saved_progress:
-            self._saved_progress = self.progress
-            from conversions.jobs.status_cache import job_changed
-
-            job_changed(self.job_id)
+            self._heartbeat = Heartbeat(self.job_id)
+        self._heartbeat.beat(self.progress)

@@ -22,7 +22,7 @@ from conversions.engine.context import ConversionContext
 from conversions.engine.registry import registry
 from conversions.errors import Canceled, ConversionFailed, TransientError
 from conversions.files import storage
-from conversions.jobs import direct, failures
+from conversions.jobs import direct, failures, heartbeat
 from conversions.jobs import operations as job_operations
 from conversions.jobs.budget import JobBudget, time_limit_seconds
 from conversions.jobs.quotas import retention_hours
@@ -69,6 +69,7 @@ def job_claim(job_id, enqueued_at=None):
     if claimed is None:
         _fail_if_lost(Job.objects.filter(pk=job_id).claimable(now))
         return None
+    heartbeat.claimed(job_id)
     job_changed(claimed, fresh=True)
     return claimed
 

@@ -22,6 +22,10 @@ def _key(job_id):
     return f"job-status:{job_id}"
 
 
+def _progress_key(job_id):
+    return f"job-progress:{job_id}"
+
+
 def _redis():
     """One long-lived client when the cache is Redis, else None (Django's cache).
 
@@ -65,16 +69,39 @@ def job_changed(job_or_id, fresh=False):
         cache_delete(job.pk)
 
 
-def cached_status(job_id):
+def shared():
+    """True when every process sees one cache (Redis): a worker may then learn of a cancel from it."""
+    return _redis() is not None
+
+
+def progress_changed(job_id, percent):
+    """A running job's progress, kept apart from its status: no database write, the status never rewritten."""
     try:
         client = _redis()
         if client is None:
-            return cache.get(_key(job_id))
-        raw = client.get(_key(job_id))
-        return json.loads(raw) if raw else None
+            cache.set(_progress_key(job_id), percent, TTL_SECONDS)
+        else:
+            client.set(_progress_key(job_id), percent, ex=TTL_SECONDS)
+    except Exception:  # the status shows the progress of the last database write instead
+        logger.warning("status cache: could not store progress job=%s", job_id, exc_info=True)
+
+
+def cached_status(job_id):
+    """The cached status of a job with its latest progress; None when not cached (or the cache is down)."""
+    try:
+        client = _redis()
+        if client is None:
+            got = cache.get_many([_key(job_id), _progress_key(job_id)])
+            payload, progress = got.get(_key(job_id)), got.get(_progress_key(job_id))
+        else:
+            raw, progress = client.mget(_key(job_id), _progress_key(job_id))
+            payload = json.loads(raw) if raw else None
     except Exception:  # the database answers instead
         logger.warning("status cache: could not read job=%s", job_id, exc_info=True)
         return None
+    if payload is not None and progress is not None and payload.get("status") == "running":
+        payload = {**payload, "progress": max(payload.get("progress") or 0, int(progress))}
+    return payload
 
 
 def remember(job_id, payload):

@@ -23,6 +23,15 @@ from tests.media.media_builders import ffmpeg_processes
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.fixture(autouse=True, params=["memory", "redis"])
+def status_cache_kind(request, settings):
+    """Process memory: every beat writes the row. Redis (shared): progress and cancel go through the cache."""
+    if request.param == "redis":
+        url = request.getfixturevalue("redis_url")
+        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}}
+    return request.param
+
+
 class Worker(threading.Thread):
     """What a Dramatiq worker thread does with a job id: job_execute, then close its connection."""
 
@@ -85,7 +94,7 @@ def test_cancel_stops_ffmpeg_within_two_seconds_and_leaves_nothing(api, long_cli
     marker = f"job-{job_id}-"
     worker = Worker(job_id)
     worker.start()
-    assert wait_for(lambda: Job.objects.get(pk=job_id).progress >= 5, 60), "ffmpeg never got going"
+    assert wait_for(lambda: api.get(f"/api/v1/status/{job_id}").json()["progress"] >= 5, 60), "ffmpeg never got going"
     pids = ffmpeg_processes(marker)
     assert len(pids) == 1, pids
 
