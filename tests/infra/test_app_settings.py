@@ -30,7 +30,7 @@ def test_url_built_from_the_parts_keeps_any_password():
     # RDS-generated passwords may hold URL delimiters; they must survive the URL intact.
     password = "p@ss:w/rd%#?x"
     got = database(DATABASE_HOST="db.internal", DATABASE_USER="convertall", DATABASE_PASSWORD=password)
-    assert got == ["django.db.backends.postgresql", "db.internal", 5432, "convertall", "convertall", password, "require"]
+    assert got == ["convertall.db.postgresql", "db.internal", 5432, "convertall", "convertall", password, "require"]
 
 
 def test_database_url_wins_over_the_parts():
