@@ -6,7 +6,8 @@ that nothing else is counted: S3 requests from moto's request log, PostgreSQL
 commits from pg_stat_database (xact_commit + xact_rollback of the stack's
 database), Redis commands from INFO commandstats, bytes read and written by
 the web and worker processes (and their children) from /proc/<pid>/io
-(rchar/wchar: sockets and files alike).
+(rchar/wchar: read()/write() on files and pipes;
+recv()/send() on sockets are not in them: bench/webusage.py counts those).
 
 Each figure is a delta over BENCH_COST_JOBS (20) small PNG -> WEBP jobs, each
 submitted, polled until done, then downloaded (302 to a presigned URL, which
@@ -77,7 +78,8 @@ class Counters:
 
 def _s3_requests(log):
     """(method, kind) per request in moto's werkzeug log: kind = upload, output, bucket."""
-    for match in re.finditer(r'"(GET|PUT|POST|HEAD|DELETE) (/\S*) HTTP', log):
+    # werkzeug colours some lines (204, 3xx, 4xx) with ANSI escapes inside the quotes.
+    for match in re.finditer(r'"(?:\x1b\[[\d;]*m)*(GET|PUT|POST|HEAD|DELETE) (/\S*) HTTP', log):
         path = match.group(2)
         kind = "uploads" if "/uploads/" in path else "outputs" if "/outputs/" in path else "other"
         yield f"{match.group(1)} {kind}"

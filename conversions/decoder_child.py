@@ -1,6 +1,6 @@
 """The decoder child: untrusted pixels and zips are parsed here, never in the worker.
 
-Usage: python -I decoder_child.py --wait FIFO IDLE_SECONDS
+Usage: python -I decoder_child.py --wait FIFO IDLE_SECONDS [TASK ...]
 
 `conversions.decoders` starts it through the runner (memory, CPU and time
 limits, no network, a private folder), so a decoder that crashes, is
@@ -79,8 +79,9 @@ def wait_for_request(fifo, idle_seconds):
 
 def main(argv):
     sys.path.insert(0, str(ROOT))
-    for module, _ in TASKS.values():
-        importlib.import_module(module)  # before waiting: a request finds its libraries loaded
+    preload = argv[4:] or list(TASKS)
+    for task in preload:
+        importlib.import_module(TASKS[task][0])  # before waiting: a request finds its libraries loaded
     request = wait_for_request(argv[2], float(argv[3]))
     if request is None:
         return IDLE

@@ -69,7 +69,7 @@ def test_the_decoder_child_works_in_its_own_folder(tmp_path):
 
 def test_a_spare_child_is_ready_before_the_next_job(tmp_path):
     convert(tmp_path, png())
-    spare = decoders.pool._spare
+    spare = decoders.pool.spare("image")
     assert spare is not None and not spare.done.is_set()
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
