@@ -21,16 +21,20 @@ def queued_count(family, limit):
     return Job.objects.filter(status=JobStatus.QUEUED, family=family)[:limit].count()
 
 
-def check_queue(family):
-    """Raise 503 (code queue_full, Retry-After) when `family` has QUEUE_MAX_DEPTH jobs waiting."""
+def is_full(family):
+    """True when `family` has QUEUE_MAX_DEPTH jobs waiting (one read; never with no limit)."""
     limit = settings.QUEUE_MAX_DEPTH
-    if not limit:
+    return bool(limit) and queued_count(family, limit) >= limit
+
+
+def check_queue(family, full=None):
+    """Raise 503 (code queue_full, Retry-After) when `family` is full; `full`: `is_full()` read already."""
+    if not (is_full(family) if full is None else full):
         return
-    if queued_count(family, limit) >= limit:
-        retry = settings.QUEUE_FULL_RETRY_AFTER
-        logger.warning("queue full family=%s depth>=%s", family, limit, extra={"family": family})
-        raise ServiceUnavailable(
-            f"The {family} queue is full ({limit} jobs waiting); try again in {retry} seconds.",
-            code="queue_full",
-            headers={"Retry-After": str(retry)},
-        )
+    limit, retry = settings.QUEUE_MAX_DEPTH, settings.QUEUE_FULL_RETRY_AFTER
+    logger.warning("queue full family=%s depth>=%s", family, limit, extra={"family": family})
+    raise ServiceUnavailable(
+        f"The {family} queue is full ({limit} jobs waiting); try again in {retry} seconds.",
+        code="queue_full",
+        headers={"Retry-After": str(retry)},
+    )

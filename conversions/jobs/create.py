@@ -105,13 +105,15 @@ def job_submit(job, uploads, *, use_cache=True, message="", direct_upload=None, 
     missing file); the quotas are counted and kept atomically with the
     insert; the job is enqueued once the row commits.
     """
-    with _reads_together():
+    with _reads_together():  # reads only: the cache hit's storage checks and copy come after it
         if direct_upload is None:  # a direct upload's caller was checked before its HEAD
             enforce(user=job.owner, client_ip=job.client_ip, session_key=job.session_key)  # early 429
-        if use_cache and (hit := result_cache.reuse(job)) is not None:
-            metrics.job_reused(hit)
-            return hit
-        admission.check_queue(job.family)
+        found = result_cache.candidates(job) if use_cache else []
+        full = admission.is_full(job.family)
+    if found and (hit := result_cache.reuse(job, found)) is not None:
+        metrics.job_reused(hit)
+        return hit
+    admission.check_queue(job.family, full)
     keys = job.source_keys or [job.source_key]
     stored = []
     try:

@@ -54,29 +54,33 @@ def _scope(job):
     return Q(owner__isnull=True) & anonymous
 
 
-def find_source(job):
-    """A succeeded job with this key whose output is still stored, or None."""
+def candidates(job):
+    """The succeeded jobs with this key (newest first) whose output should still be stored: one query."""
     if not job.cache_key:
-        return None
+        return []
     now = timezone.now()
-    candidates = (
+    return list(
         Job.objects.filter(_scope(job), cache_key=job.cache_key, status=JobStatus.SUCCEEDED,
                            files_purged_at__isnull=True, expires_at__gt=now)
         .exclude(output_key="")
         .order_by("-finished_at")[:CANDIDATES]
     )
+
+
+def find_source(job, found=None):
+    """A succeeded job with this key whose output is still stored, or None; `found`: its `candidates()`, read already."""
     out = storage.outputs()
-    for candidate in candidates:
+    for candidate in candidates(job) if found is None else found:
         if out.exists(candidate.output_key):
             return candidate
     return None
 
 
-def reuse(job):
+def reuse(job, found=None):
     """Finish the unsaved `job` from a cached output; return it, or None on a miss."""
     from conversions.jobs.quotas import admitted, retention_hours
 
-    source = find_source(job)
+    source = find_source(job, found)
     if source is None:
         return None
     out_fmt = source.output_key.rsplit(".", 1)[-1]
