@@ -121,6 +121,14 @@ def pipeline_error(exc, fmt, target, src, out):
             "scale it down first, or choose JPG, PNG or TIFF, which are written without holding the whole image.",
             code="decode_memory_exceeded",
         )
+    if target == "webp" and any("mux error" in line or "partition" in line.lower() for line in lines):
+        # libwebp's lossy format keeps every macroblock's modes in a first partition of at most 512 KB:
+        # a detailed photo of ~150 MP or more does not fit, whatever the quality.
+        return DecodeFailed(
+            "This image is too large and detailed for a WebP file (the format's first partition overflows). "
+            "Scale it down first, or choose AVIF, JPG or PNG.",
+            code="encode_failed",
+        )
     reading = [line for line in lines if _READ_ERROR.search(line)]
     if reading:
         return DecodeFailed(f"The {fmt.upper()} image could not be read: {reading[0]}.", code="invalid_image")

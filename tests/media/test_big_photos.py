@@ -148,3 +148,12 @@ def test_a_bomb_under_the_cap_meets_the_time_budget(tmp_path, zero_bomb, setting
     assert time.monotonic() - started < 5
     assert err.value.code == "timeout"
     assert "did not finish within 1 seconds" in err.value.message
+
+
+def test_a_photo_too_detailed_for_webp_says_what_to_do_instead():
+    """libwebp's first partition (512 KB) overflows on detailed photos of ~150 MP and more: 'mux error'."""
+    from media.imaging import pipeline_error
+
+    exc = Exception("webpsave: mux error\n")
+    err = pipeline_error(exc, "jpg", "webp", "/w/source.jpg", "/w/output.webp")
+    assert err.code == "encode_failed" and "choose AVIF, JPG or PNG" in err.message
