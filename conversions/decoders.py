@@ -154,9 +154,16 @@ class Pool:
     def __init__(self):
         self._lock = threading.Lock()
         self._spares = {}
+        self._exit_hook = False
 
     def take(self, kind="image"):
         with self._lock:
+            if not self._exit_hook:
+                # atexit runs last-registered first: after the code view's own cleanup is registered
+                # (its first use), so the spares are stopped before their code disappears under them.
+                sandbox.code_view(CHILD_FILES)
+                atexit.register(self.close)
+                self._exit_hook = True
             spare = self._spares.pop(kind, None)
             if spare is None or spare.done.is_set() or spare.key != config_key():
                 if spare is not None:
@@ -186,7 +193,6 @@ def work_root():
 
 
 pool = Pool()
-atexit.register(pool.close)
 
 
 def run_decoder(ctx, task, request, *, tool, inputs=(), outputs=()):
