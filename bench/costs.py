@@ -20,6 +20,7 @@ its own, so the transaction count is commits plus such reads.
 """
 
 import collections
+import contextlib
 import os
 import re
 import subprocess
@@ -169,6 +170,19 @@ def start_moto(folder):
     return proc, log
 
 
+@contextlib.contextmanager
+def own_servers(folder):
+    """A Redis and a moto S3 server of the bench's own (nothing else counted): (redis_url, moto_log)."""
+    redis_proc, redis_url = start_redis(folder)
+    moto_proc, moto_log = start_moto(folder)
+    try:
+        yield redis_url, moto_log
+    finally:
+        for proc in (redis_proc, moto_proc):
+            proc.terminate()
+            proc.wait(10)
+
+
 def run():
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "convertall.settings")
@@ -177,9 +191,7 @@ def run():
     load = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory(prefix="bench-costs-") as tmp:
         folder = Path(tmp)
-        redis_proc, redis_url = start_redis(folder)
-        moto_proc, moto_log = start_moto(folder)
-        try:
+        with own_servers(folder) as (redis_url, moto_log):
             with Stack(queues=("media",), redis_url=redis_url, extra_env={"LOG_LEVEL": "WARNING",
                        "RATE_LIMIT": "1000000/min"}) as stack:  # fmt: skip
                 counters = Counters(stack, moto_log, redis_url)
@@ -202,10 +214,6 @@ def run():
                 for name in POLL_COMMANDS:  # time-driven: the job window's own count, not less the idle one's
                     per_job["redis"][name] = jobs["redis"].get(name, 0) / JOBS
                     per_status["redis"][name] = 0
-        finally:
-            for proc in (redis_proc, moto_proc):
-                proc.terminate()
-                proc.wait(10)
     load.append(os.getloadavg()[0])
     return render(per_job, per_status, polls / JOBS, idle, busy_seconds, load)
 

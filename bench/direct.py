@@ -37,7 +37,7 @@ from pathlib import Path
 
 import requests
 
-from bench.costs import _s3_requests, start_moto, start_redis
+from bench.costs import _s3_requests, own_servers
 from bench.pipeline import BENCH_ENV, png
 from bench.webusage import SocketWatch, add, delta, post_file, usage
 from scripts.stack import Stack
@@ -181,15 +181,9 @@ def run():
     load = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory(prefix="bench-direct-") as tmp:
         folder = Path(tmp)
-        redis_proc, redis_url = start_redis(folder)
-        moto_proc, moto_log = start_moto(folder)
-        try:
+        with own_servers(folder) as (redis_url, moto_log):
             with Stack(queues=("media",), redis_url=redis_url, log_dir=str(folder), extra_env=BENCH_ENV) as stack:
                 out = measure(stack, folder, moto_log)
-        finally:
-            for proc in (redis_proc, moto_proc):
-                proc.terminate()
-                proc.wait(10)
     load.append(os.getloadavg()[0])
     return render(out, load)
 
