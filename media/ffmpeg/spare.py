@@ -51,6 +51,7 @@ class Spare:
         os.mkfifo(self.dir / GATE, 0o600)
         self.born = time.monotonic()
         self.result = self.error = self.stop = None
+        self.used = False
         self.done = threading.Event()
         self._gate = None
         self.thread = threading.Thread(target=self._run, name="ffprobe-spare", daemon=True)
@@ -78,6 +79,7 @@ class Spare:
 
     def run(self, ctx, source, name):
         """Probe `source` (linked in as `name`): the runner's result, or its error raised."""
+        self.used = True
         _link(source, self.dir / name)
         self._gate = os.open(self.dir / GATE, os.O_RDONLY | os.O_NONBLOCK)
         timeout = ctx.remaining_seconds(settings.MEDIA_PROBE_TIMEOUT_SECONDS)
@@ -121,6 +123,8 @@ class Pool:
 
     def take(self, fmt, argv):
         """The idle spare for `fmt`, or None (the caller probes cold)."""
+        if settings.MEDIA_PROBE_SPARES <= 0:
+            return None
         with self._lock:
             spare = self._spares.pop(fmt, None)
         if spare is not None and not spare.usable(argv):

@@ -140,8 +140,8 @@ def test_settings_change_or_zero_spares_mean_cold_probes(settings, media_dir, tm
     old = spares.pool.spare("mp4")
     settings.MEDIA_MEMORY_MB = settings.MEDIA_MEMORY_MB + 1
     media_probe.probe(ctx_for(media_dir / "sample.mp4", tmp_path / "b"), "mp4")
-    assert old.result is None  # never handed out: started under other limits
-    assert wait_for(old.done.is_set)
+    assert not old.used  # never handed out: started under other limits
+    assert wait_for(old.done.is_set) and not old.dir.exists()
     settings.MEDIA_PROBE_SPARES = 0
     spares.pool.close()
     media_probe.probe(ctx_for(media_dir / "sample.mp4", tmp_path / "c"), "mp4")
