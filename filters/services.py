@@ -99,12 +99,12 @@ def _filter_stored(upload_id, uploads, operations, target_format, owner, session
     out_fmt = output_format(family, source.fmt, _target(target_format), ops)
     job = Job(
         kind=Job.Kind.FILTER, family="filters", converter="filters", source_format=source.fmt, target_format=out_fmt,
-        operations=ops, original_filename=source.upload.filename, source_size=source.size,
+        operations=ops, original_filename=source.upload.filename,
         owner=owner if owner is not None and owner.is_authenticated else None, session_key=session_key or "",
         client_ip=client_ip, source_key=source.upload.key, source_keys=[source.upload.key],
     )
     names = ",".join(o["op"] for o in ops)
-    message = f"{source.fmt} -> {out_fmt}: {names} ({source.size} bytes, direct upload)"
+    message = f"{source.fmt} -> {out_fmt}: {names} (direct upload)"
     return job_submit(job, [], use_cache=False, message=message, direct_upload=source, operations=names)
 
 

@@ -290,7 +290,7 @@ SUBMIT_ERRORS = {
     **errors(400, 413, 415, 429, *ALWAYS),
     409: OpenApiResponse(
         ErrorSerializer,
-        description="The uploadId was already used (upload_used), or nothing was uploaded for it (upload_missing).",
+        description="The uploadId was already used (upload_used).",
     ),
 }
 UPLOAD_ERRORS = {

@@ -65,17 +65,6 @@ def fetch_to(storage, key, dest):
     return dest
 
 
-def size_of(storage, key):
-    """The stored object's size from one HEAD (no bytes read), or None when there is no such object."""
-    try:
-        head = storage.connection.meta.client.head_object(Bucket=storage.bucket_name, Key=storage._normalize_name(key))
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in _MISSING:
-            return None
-        raise
-    return head["ContentLength"]
-
-
 def presigned_post(storage, key, *, max_bytes, seconds):
     """A presigned POST (SigV4, the storage's client) whose policy fixes the key, the size range and the expiry.
 

@@ -98,15 +98,19 @@ def upload_create(*, filename, owner=None, session_key="", client_ip=None):
 
 @dataclass(frozen=True)
 class StoredSource:
-    """What the web tier knows of a direct upload without reading it."""
+    """What the web tier knows of a direct upload without asking the bucket: its row and its name's format."""
 
     upload: Upload
     fmt: str
-    size: int
 
 
 def stored_source(upload_id, *, owner=None, session_key="", client_ip=None, accepted):
-    """The caller's unused upload `upload_id`, stored and of a format in `accepted`; 400/409/415 otherwise."""
+    """The caller's unused upload `upload_id`, of a format in `accepted`; 400/409/415 otherwise.
+
+    No request to S3: whether the object is there, and its size, are learnt
+    by the worker's one GET (a job's S3 cost is that GET and the output's PUT).
+    An upload the client never sent ends its job `failed`/`upload_missing`.
+    """
     found = _caller_upload(upload_id, owner, session_key, client_ip)
     if found.job_id is not None:
         raise NotReady("This upload was already converted; upload the file again for another job.",
@@ -114,13 +118,8 @@ def stored_source(upload_id, *, owner=None, session_key="", client_ip=None, acce
     fmt = formats.extension_of(found.filename)
     if fmt not in accepted:
         raise UnsupportedType(f"{(fmt or 'These').upper()} files are not accepted here.", code="unsupported_format")
-    size = s3io.size_of(_direct_storage(), found.key)  # one HEAD: the bytes stay in the bucket
-    if size is None:
-        raise NotReady(
-            "Nothing was uploaded for this uploadId: POST the file to the upload's url with its fields first.",
-            code="upload_missing",
-        )
-    return StoredSource(upload=found, fmt=fmt, size=size)
+    _direct_storage()  # 409 uploads_unavailable if the storage is no longer S3
+    return StoredSource(upload=found, fmt=fmt)
 
 
 def _caller_upload(upload_id, owner, session_key, client_ip):
@@ -142,6 +141,23 @@ def hand_to_job(source, job):
                        code="upload_used")
 
 
+def is_direct(job):
+    """A direct upload's job, not yet checked by the worker (no sniff has seen its bytes)."""
+    return not job.detected_type
+
+
+def source_missing(job):
+    """The failure of a job whose upload is not in storage: never sent (direct upload), or already purged."""
+    if is_direct(job):
+        return ConversionFailed(
+            "Nothing was stored for this uploadId when the job started: POST the file to the upload's url "
+            "with its fields and wait for S3's answer before converting. To try again, ask for a new "
+            "uploadId (this one is used) and send the file first.",
+            code="upload_missing",
+        )
+    return ConversionFailed("The uploaded file is no longer stored; upload it again.", code="source_missing")
+
+
 def check_stored(job, path):
     """In the worker: the multipart path's checks on a direct upload, refusals as the job's failure.
 
@@ -149,10 +165,10 @@ def check_stored(job, path):
     uploads). The same functions as the 415 and 413 answers, so the same codes
     and messages.
     """
-    if job.detected_type:
+    if not is_direct(job):
         return
     try:
-        size = path.stat().st_size
+        size = job.source_size = path.stat().st_size  # the web never asked S3: the size is learnt here
         if size == 0:
             raise UnsupportedType("The uploaded file is empty.", code="empty_file")
         limit = max_upload_bytes(job.owner)

@@ -16,6 +16,7 @@ from django.utils import timezone
 from PIL import Image
 
 from accounts.models import ApiKey
+from conversions.files import storage
 from conversions.jobs import reconcile
 from conversions.models import Job, JobStatus, Upload
 from tests.builders import image_bytes, upload
@@ -166,14 +167,27 @@ def test_an_api_keys_upload_is_its_own(api, run_jobs, s3_storages):
     assert resp.status_code == 202 and Job.objects.get().owner == user
 
 
-def test_nothing_uploaded_is_409_and_the_upload_stays_usable(api, run_jobs, s3_storages):
+def test_nothing_uploaded_is_a_failed_job_and_the_web_never_asks_s3(api, run_jobs, s3_storages, monkeypatch):
     answer = presign(api)
-    resp = api.post("/api/v1/convert", {"uploadId": answer["uploadId"], "targetFormat": "webp"}, format="json")
-    assert resp.status_code == 409 and resp.json()["error"]["code"] == "upload_missing"
-    assert send(answer, image_bytes()).status_code == 204
+    client = storage.uploads().connection.meta.client
+    monkeypatch.setattr(client, "head_object", lambda **kw: pytest.fail(f"the web asked S3 about {kw}"))
     with run_jobs():
         resp = api.post("/api/v1/convert", {"uploadId": answer["uploadId"], "targetFormat": "webp"}, format="json")
-    assert resp.status_code == 202 and Job.objects.get().status == JobStatus.SUCCEEDED
+    assert resp.status_code == 202
+    job = Job.objects.get()
+    assert job.status == JobStatus.FAILED and job.error_code == "upload_missing"
+    assert "new uploadId" in job.error_message and "wait for S3" in job.error_message
+    assert job.source_size == 0 and Upload.objects.get().job_id == job.pk  # used: a new upload is needed
+
+
+def test_the_worker_learns_a_direct_uploads_size(api, run_jobs, s3_storages):
+    data = image_bytes()
+    upload_id = uploaded(api, data)
+    with run_jobs():
+        resp = api.post("/api/v1/convert", {"uploadId": upload_id, "targetFormat": "webp"}, format="json")
+    assert resp.status_code == 202
+    job = Job.objects.get()
+    assert job.status == JobStatus.SUCCEEDED and job.source_size == len(data) and job.detected_type == "image/png"
 
 
 def test_a_bad_pair_is_400_and_leaves_the_upload_usable(api, s3_storages):
