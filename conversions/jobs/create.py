@@ -47,8 +47,10 @@ def job_create(
     read transaction with the result cache and the queue depth.
     """
     if upload_id:
-        enforce(user=owner, client_ip=client_ip, session_key=session_key)  # early 429
-        return _job_from_stored(upload_id, upload, target_format, options, owner, session_key, client_ip, operations)
+        with direct_submit():
+            enforce(user=owner, client_ip=client_ip, session_key=session_key)  # early 429
+            return _job_from_stored(upload_id, upload, target_format, options, owner, session_key, client_ip,
+                                    operations)
     if upload is None:
         raise BadRequest(
             "Attach the file to convert as the multipart field 'file' (or name a direct upload by 'uploadId').",
@@ -132,6 +134,17 @@ def job_submit(job, uploads, *, use_cache=True, message="", direct_upload=None, 
             storage.delete_quietly(storage.uploads(), key)
         raise
     return job
+
+
+def direct_submit():
+    """The whole submit of a direct upload as one PostgreSQL transaction.
+
+    Nothing is stored in between (the bytes are in the bucket already), so
+    the early checks, the upload's row, the admission, the insert and the
+    upload's hand-over commit once: the web's one commit of the job (the
+    worker's claim and finish are the other two).
+    """
+    return _reads_together()
 
 
 def _reads_together():
