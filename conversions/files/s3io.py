@@ -78,3 +78,14 @@ def presigned_post(storage, key, *, max_bytes, seconds):
         Conditions=[["content-length-range", 1, max_bytes]],
         ExpiresIn=seconds,
     )
+
+
+def list_objects(storage, prefix):
+    """(name, LastModified) of each object under `prefix`: ListObjectsV2, 1,000 objects a request."""
+    client = storage.connection.meta.client
+    location = storage._normalize_name(prefix)[: -len(prefix)] if prefix else ""
+    for page in client.get_paginator("list_objects_v2").paginate(
+        Bucket=storage.bucket_name, Prefix=storage._normalize_name(prefix)
+    ):
+        for item in page.get("Contents", []):
+            yield item["Key"][len(location):], item["LastModified"]
