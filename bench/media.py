@@ -7,8 +7,11 @@ files; scripts/stack.py `Embedded`) through the public API, measured by the
 client from the start of the upload POST to the status answering
 `succeeded`, and, interleaved in the same run, as the raw ffmpeg command
 built from the same plan (media/ffmpeg/plans.py), so both run the same arguments.
-Every run uploads a copy with a distinct metadata tag so that the result
-cache never answers instead of ffmpeg. Medians of BENCH_MEDIA_RUNS (3).
+A second embedded server with MEDIA_PROBE_SPARES=0 (ffprobe started per job,
+as before media/ffmpeg/spare.py) runs the same jobs in the same rotation, so
+the spare's gain is measured side by side under the same load. Every run
+uploads a copy with a distinct metadata tag so that the result cache never
+answers instead of ffmpeg. Medians of BENCH_MEDIA_RUNS (3).
 """
 
 import json
@@ -21,10 +24,12 @@ from pathlib import Path
 
 import requests
 
+from bench import media_profile
 from scripts.stack import Embedded
 
 RUNS = int(os.environ.get("BENCH_MEDIA_RUNS", "3"))  # the long transcodes
 SHORT_RUNS = int(os.environ.get("BENCH_MEDIA_SHORT_RUNS", "7"))  # mp3 and remux: seconds or less
+PROFILE_RUNS = int(os.environ.get("BENCH_MEDIA_PROFILE_RUNS", "7"))  # in-process jobs, spares off and on
 SECONDS = int(os.environ.get("BENCH_MEDIA_SECONDS", "30"))
 POLL_SECONDS = 0.02
 PROGRESS_STALE_SECONDS = 1.5  # heartbeat (1 s) + ffmpeg's -stats_period (0.5 s)
@@ -138,26 +143,31 @@ def _seconds(start, end):
     return (parse(end) - parse(start)).total_seconds()
 
 
-def measure(server, sources, folder):
+def measure(server, cold_server, sources, folder):
     rows = {}
     for label, fmt, target, options, runs in CASES:
-        raw, job, worker = [], [], []
+        raw, job, worker, cold = [], [], [], []
         for run in range(runs):
             source = tagged_copy(sources[fmt], folder, f"{target}-{run}-{len(options)}")
             argv, duration = raw_argv(source, fmt, target, options, folder)
-            # Alternate the order so that neither side always runs on a warmer machine.
-            if run % 2:
-                timed = time_job(server.url, source, target, options)
-                raw.append(time_raw(argv))
-            else:
-                raw.append(time_raw(argv))
-                timed = time_job(server.url, source, target, options)
-            job.append(timed[0])
-            worker.append(timed[1])
+            sides = [
+                lambda: raw.append(time_raw(argv)),
+                lambda: _append(time_job(server.url, source, target, options), job, worker),
+                lambda: cold.append(time_job(cold_server.url, source, target, options)[0]),
+            ]
+            # Rotate the order so that no side always runs on a warmer (or busier) machine.
+            for n in range(len(sides)):
+                sides[(run + n) % len(sides)]()
             source.unlink()
-        rows[label] = (statistics.median(raw), statistics.median(job), duration, statistics.median(worker), runs)
-        print(f"{label}: raw {raw} job {job} worker {worker}", flush=True)
+        rows[label] = (statistics.median(raw), statistics.median(job), duration, statistics.median(worker), runs,
+                       statistics.median(cold))  # fmt: skip
+        print(f"{label}: raw {raw} job {job} worker {worker} job without spare {cold}", flush=True)
     return rows
+
+
+def _append(timed, job, worker):
+    job.append(timed[0])
+    worker.append(timed[1])
 
 
 def run():
@@ -170,9 +180,11 @@ def run():
         folder = Path(tmp)
         sources = make_sources(folder)
         load_before = os.getloadavg()[0]
-        with Embedded(extra_env=BENCH_ENV) as server:
-            rows = measure(server, sources, folder)
-    return report(rows, (load_before, os.getloadavg()[0]))
+        profiled = media_profile.profile(sources["mp4"], runs=PROFILE_RUNS)
+        with Embedded(extra_env=BENCH_ENV) as server, \
+                Embedded(extra_env={**BENCH_ENV, "MEDIA_PROBE_SPARES": "0"}) as cold_server:
+            rows = measure(server, cold_server, sources, folder)
+    return report(rows, (load_before, os.getloadavg()[0])) + "\n" + "\n".join(media_profile.report(profiled, PROFILE_RUNS))
 
 
 def report(rows, load):
@@ -184,13 +196,15 @@ def report(rows, load):
         f"{load[0]:.1f} at the start, {load[1]:.1f} at the end (on {os.cpu_count()} cores), so the long transcodes' "
         "raw and job times swing by tens of percent between runs; the fixed overhead is what the short cases show.",
         "",
-        "| case | runs | raw ffmpeg s | job end-to-end s | worker s | job / raw | media-s per wall-s (raw) "
+        "| case | runs | raw ffmpeg s | job end-to-end s | worker s | job / raw | job - raw ms "
+        "| job without probe spare s | its job / raw | its job - raw ms | media-s per wall-s (raw) "
         "| media-s per wall-s (job) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for label, (raw, job, duration, worker, runs) in rows.items():
+    for label, (raw, job, duration, worker, runs, cold) in rows.items():
         lines.append(
-            f"| {label} | {runs} | {raw:.2f} | {job:.2f} | {worker:.2f} | {job / raw:.3f} | {duration / raw:.1f} "
+            f"| {label} | {runs} | {raw:.2f} | {job:.2f} | {worker:.2f} | {job / raw:.3f} | {(job - raw) * 1000:+.0f} "
+            f"| {cold:.2f} | {cold / raw:.3f} | {(cold - raw) * 1000:+.0f} | {duration / raw:.1f} "
             f"| {duration / job:.1f} |"
         )
     transcode = rows["mkv -> mp4 (H.264/AAC transcode)"]
@@ -200,8 +214,8 @@ def report(rows, load):
         f"- Remux vs transcode of the same mkv -> mp4: raw {transcode[0] / remux[0]:.0f}x faster, "
         f"job {transcode[1] / remux[1]:.0f}x faster (target >= {REMUX_TARGET}x).",
     ]
-    for label, (raw, job, *_) in rows.items():
+    for label, (raw, job, *_, cold) in rows.items():
         verdict = "meets" if job / raw <= JOB_TARGET else "misses"
         lines.append(f"- {label}: job/raw {job / raw:.3f}, {verdict} the <= {JOB_TARGET}x target "
-                     f"(fixed job overhead {job - raw:+.2f} s).")
+                     f"(fixed job overhead {job - raw:+.3f} s; {cold - raw:+.3f} s without the probe spare).")
     return "\n".join(lines)
