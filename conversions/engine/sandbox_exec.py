@@ -20,11 +20,13 @@ line on stderr naming the layer: never run the tool half-boxed):
    perf_event_open and userfaultfd refused; a foreign syscall ABI kills.
 """
 
+# The C module, not Lib/signal.py: that one builds its enums (enum, functools, collections...),
+# ~4 ms of every tool call's start on this machine for the two constants used below.
+import _signal
 import ctypes
 import marshal
 import os
 import resource
-import signal
 import struct
 import sys
 
@@ -218,8 +220,8 @@ def main(argv):
         return EXIT_SANDBOX
     # Python ignores these at start-up and an ignored signal stays ignored across exec:
     # give the tool the defaults Popen(restore_signals=True) would have (SIGXFSZ ends it at the size limit).
-    for sig in (signal.SIGPIPE, signal.SIGXFSZ):
-        signal.signal(sig, signal.SIG_DFL)
+    for sig in (_signal.SIGPIPE, _signal.SIGXFSZ):
+        _signal.signal(sig, _signal.SIG_DFL)
     try:
         os.execvp(cmd[0], cmd)
     except OSError as exc:
