@@ -240,7 +240,7 @@ def _findings(small, big, multi, idle):
         f"- Bytes of the {MB} MiB file moved by the web process through uploadId (the whole window less the small "
         f"upload's calls, medians): sockets in {_kib(moved[0])} / out {_kib(moved[1])}, files read {_kib(moved[2])} / "
         f"written {_kib(moved[3])}; target 0 bytes: {ok(max(abs(x) for x in moved) < 64 * 1024)} (what the calls "
-        f"move is requests, answers, PostgreSQL, Redis and one S3 HEAD, the same for any file size).",
+        f"move is requests, answers, PostgreSQL and Redis, the same for any file size).",
         f"- Web CPU for the {MB} MiB upload through uploadId (presign + convert): {cpu * 1000:.1f} ms "
         f"(runs: {', '.join(f'{c * 1000:.1f}' for c in big['cpus'])}; presign {big['presign'][4] * 1000:.1f} ms, "
         f"convert {big['convert'][4] * 1000:.1f} ms; {cpu_extra * 1000:+.1f} ms against the small file's "
@@ -252,7 +252,7 @@ def _findings(small, big, multi, idle):
         f"- Idle web process, for scale: {idle[4] * 1000:.2f} ms CPU/s, sockets {_kib(idle[0])}/s in, "
         f"{_kib(idle[1])}/s out.",
         "- Socket bytes are the kernel's per-connection counters (`ss -tin`, sampled every 20 ms, so a connection "
-        "that lives under 20 ms can be missed; the S3 table below shows the web's only S3 request is a HEAD); "
+        "that lives under 20 ms can be missed; the S3 table below shows which process made each S3 request); "
         "file bytes are "
         "/proc rchar/wchar, which do not see recv/send on sockets; CPU is the sum of each live thread's "
         "schedstat run time (ns), psutil's ticks beside it.",
@@ -271,7 +271,7 @@ def render_s3(s3):
         "| request | per job | by |",
         "|---|---:|---|",
     ]
-    who = {"HEAD uploads": "web (the convert call: is the upload there, its size)", "GET uploads": "worker (fetch)",
+    who = {"HEAD uploads": "web (before this change: the convert call asked whether the upload was there)", "GET uploads": "worker (fetch)",
            "PUT outputs": "worker (store the output)", "GET outputs": "client (presigned download)"}  # fmt: skip
     for name, value in sorted(s3.items()):
         lines.append(f"| `{name}` | {value:g} | {who.get(name, 'client' if name in client else '?')} |")

@@ -19,7 +19,7 @@ from conversions.files import storage
 from conversions.jobs import direct, result_cache
 from conversions.jobs.operations import Operations
 from conversions.jobs.quotas import enforce
-from conversions.jobs.create import job_submit
+from conversions.jobs.create import direct_submit, job_submit
 from conversions.jobs.services import fetch_sources
 from conversions.models import Job
 from filters.pipeline import SOURCES, filter_sources, output_format, run_chain
@@ -52,8 +52,9 @@ def filter_job_create(*, uploads, operations, target_format="", owner=None, sess
     """A filter job: validate every upload and operation, then submit it through the one lifecycle."""
     uploads = [u for u in uploads if u is not None]
     if upload_id:
-        enforce(user=owner, client_ip=client_ip, session_key=session_key)  # early 429, before the HEAD
-        return _filter_stored(upload_id, uploads, operations, target_format, owner, session_key, client_ip)
+        with direct_submit():
+            enforce(user=owner, client_ip=client_ip, session_key=session_key)  # early 429
+            return _filter_stored(upload_id, uploads, operations, target_format, owner, session_key, client_ip)
     if not uploads:
         raise BadRequest(
             "Attach the file to filter as the multipart field 'file' (or name a direct upload by 'uploadId').",
@@ -99,12 +100,12 @@ def _filter_stored(upload_id, uploads, operations, target_format, owner, session
     out_fmt = output_format(family, source.fmt, _target(target_format), ops)
     job = Job(
         kind=Job.Kind.FILTER, family="filters", converter="filters", source_format=source.fmt, target_format=out_fmt,
-        operations=ops, original_filename=source.upload.filename, source_size=source.size,
+        operations=ops, original_filename=source.upload.filename,
         owner=owner if owner is not None and owner.is_authenticated else None, session_key=session_key or "",
         client_ip=client_ip, source_key=source.upload.key, source_keys=[source.upload.key],
     )
     names = ",".join(o["op"] for o in ops)
-    message = f"{source.fmt} -> {out_fmt}: {names} ({source.size} bytes, direct upload)"
+    message = f"{source.fmt} -> {out_fmt}: {names} (direct upload)"
     return job_submit(job, [], use_cache=False, message=message, direct_upload=source, operations=names)
 
 

@@ -207,7 +207,7 @@ class ConvertSerializer(serializers.Serializer):
     file = serializers.FileField(
         required=False, help_text="The file to convert; its type is detected from its content. Or `uploadId`."
     )
-    uploadId = serializers.UUIDField(required=False, help_text=_UPLOAD_ID_HELP)
+    uploadId = serializers.CharField(required=False, max_length=1024, help_text=_UPLOAD_ID_HELP)
     targetFormat = TargetFormatField(
         help_text="The format to convert to (which ones a file's format offers: GET /api/v1/formats)."
     )
@@ -223,7 +223,7 @@ class FilterSerializer(serializers.Serializer):
         child=serializers.FileField(), min_length=1, required=False,
         help_text="The file; several only for operations that merge. Or `uploadId`.",
     )
-    uploadId = serializers.UUIDField(required=False, help_text=_UPLOAD_ID_HELP)
+    uploadId = serializers.CharField(required=False, max_length=1024, help_text=_UPLOAD_ID_HELP)
     operations = serializers.ListField(
         child=OperationCallField(), min_length=1, max_length=MAX_OPERATIONS,
         help_text="The operations, in order, " + _OPERATIONS_HELP,
@@ -239,7 +239,7 @@ class UploadRequestSerializer(serializers.Serializer):
 
 
 class UploadAcceptedSerializer(serializers.Serializer):
-    uploadId = serializers.UUIDField(help_text="Pass it to convert or filter as `uploadId`, once.")
+    uploadId = serializers.CharField(help_text="Pass it to convert or filter as `uploadId`, once: an opaque signed token.")
     url = serializers.URLField(help_text="POST the file here as multipart/form-data.")
     fields = serializers.DictField(
         child=serializers.CharField(), help_text="Form fields to send first, as they are; the file goes last as `file`."
@@ -290,7 +290,7 @@ SUBMIT_ERRORS = {
     **errors(400, 413, 415, 429, *ALWAYS),
     409: OpenApiResponse(
         ErrorSerializer,
-        description="The uploadId was already used (upload_used), or nothing was uploaded for it (upload_missing).",
+        description="The uploadId was already used (upload_used).",
     ),
 }
 UPLOAD_ERRORS = {

@@ -65,17 +65,6 @@ def fetch_to(storage, key, dest):
     return dest
 
 
-def size_of(storage, key):
-    """The stored object's size from one HEAD (no bytes read), or None when there is no such object."""
-    try:
-        head = storage.connection.meta.client.head_object(Bucket=storage.bucket_name, Key=storage._normalize_name(key))
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in _MISSING:
-            return None
-        raise
-    return head["ContentLength"]
-
-
 def presigned_post(storage, key, *, max_bytes, seconds):
     """A presigned POST (SigV4, the storage's client) whose policy fixes the key, the size range and the expiry.
 
@@ -89,3 +78,14 @@ def presigned_post(storage, key, *, max_bytes, seconds):
         Conditions=[["content-length-range", 1, max_bytes]],
         ExpiresIn=seconds,
     )
+
+
+def list_objects(storage, prefix):
+    """(name, LastModified) of each object under `prefix`: ListObjectsV2, 1,000 objects a request."""
+    client = storage.connection.meta.client
+    location = storage._normalize_name(prefix)[: -len(prefix)] if prefix else ""
+    for page in client.get_paginator("list_objects_v2").paginate(
+        Bucket=storage.bucket_name, Prefix=storage._normalize_name(prefix)
+    ):
+        for item in page.get("Contents", []):
+            yield item["Key"][len(location):], item["LastModified"]

@@ -47,8 +47,10 @@ def job_create(
     read transaction with the result cache and the queue depth.
     """
     if upload_id:
-        enforce(user=owner, client_ip=client_ip, session_key=session_key)  # early 429, before the HEAD
-        return _job_from_stored(upload_id, upload, target_format, options, owner, session_key, client_ip, operations)
+        with direct_submit():
+            enforce(user=owner, client_ip=client_ip, session_key=session_key)  # early 429
+            return _job_from_stored(upload_id, upload, target_format, options, owner, session_key, client_ip,
+                                    operations)
     if upload is None:
         raise BadRequest(
             "Attach the file to convert as the multipart field 'file' (or name a direct upload by 'uploadId').",
@@ -71,7 +73,7 @@ def job_create(
 
 
 def _job_from_stored(upload_id, upload, target_format, options, owner, session_key, client_ip, operations):
-    """The job of a direct upload: described from its name and HEAD; the worker sniffs it (direct.check_stored)."""
+    """The job of a direct upload: described from its name; the worker fetches, sizes and sniffs it (direct.check_stored)."""
     if upload is not None:
         raise BadRequest("Send either the multipart field 'file' or 'uploadId', not both.", code="file_and_upload")
     source = direct.stored_source(
@@ -79,9 +81,9 @@ def _job_from_stored(upload_id, upload, target_format, options, owner, session_k
     )
     target, converter, cleaned = resolve_target(source.fmt, target_format, options)
     job = _describe(converter, source.fmt, target, cleaned, operations, owner, session_key, client_ip)
-    job.original_filename, job.source_size = source.upload.filename, source.size
+    job.original_filename = source.upload.filename
     job.source_key = source.upload.key  # no hash of bytes the web never sees: no result cache
-    message = f"{source.fmt} -> {target} ({source.size} bytes, direct upload)"
+    message = f"{source.fmt} -> {target} (direct upload)"
     return job_submit(job, [], use_cache=False, message=message, direct_upload=source, converter=converter.name)
 
 
@@ -106,7 +108,7 @@ def job_submit(job, uploads, *, use_cache=True, message="", direct_upload=None, 
     insert; the job is enqueued once the row commits.
     """
     with _reads_together():  # reads only: the cache hit's storage checks and copy come after it
-        if direct_upload is None:  # a direct upload's caller was checked before its HEAD
+        if direct_upload is None:  # a direct upload's caller was checked before its row was read
             enforce(user=job.owner, client_ip=job.client_ip, session_key=job.session_key)  # early 429
         found = result_cache.candidates(job) if use_cache else []
         full = admission.is_full(job.family)
@@ -132,6 +134,17 @@ def job_submit(job, uploads, *, use_cache=True, message="", direct_upload=None, 
             storage.delete_quietly(storage.uploads(), key)
         raise
     return job
+
+
+def direct_submit():
+    """The whole submit of a direct upload as one PostgreSQL transaction.
+
+    Nothing is stored in between (the bytes are in the bucket already), so
+    the early checks, the upload's row, the admission, the insert and the
+    upload's hand-over commit once: the web's one commit of the job (the
+    worker's claim and finish are the other two).
+    """
+    return _reads_together()
 
 
 def _reads_together():

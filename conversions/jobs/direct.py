@@ -11,13 +11,18 @@ the sniff against the name, and the size limit. Their refusals end the job
 """
 
 import logging
+import re
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core import signing
+from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
 
 from conversions.engine import formats, sniff
 from conversions.errors import BadRequest, ConversionFailed, NotReady, TooLarge, UnsupportedType
@@ -67,8 +72,32 @@ def upload_origin():
     return _origins[bucket.bucket_name]
 
 
+_SALT = "convertall.direct-upload"
+
+
+def _caller_id(owner, session_key, client_ip):
+    """Who may use an upload, scoped like Upload.objects.of_caller: the account, else the session, else the IP.
+
+    The session key and the IP enter the uploadId only as keyed hashes: the
+    id is the client's to keep and log, and a session key is a credential.
+    """
+    if owner is not None and owner.is_authenticated:
+        return f"u{owner.pk}"
+    if session_key:
+        return "s" + salted_hmac(_SALT, session_key).hexdigest()[:24]
+    if client_ip:
+        return "a" + salted_hmac(_SALT, client_ip).hexdigest()[:24]
+    return ""
+
+
 def upload_create(*, filename, owner=None, session_key="", client_ip=None):
-    """A presigned POST for one file: `{uploadId, url, fields, expiresAt}`."""
+    """A presigned POST for one file: `{uploadId, url, fields, expiresAt}`; no database write.
+
+    The uploadId is signed (the server's SECRET_KEY): it carries the upload's
+    id, its file name and its caller, so the convert that names it needs no
+    row written now. Its row is inserted by that convert, in the job's own
+    transaction, which also makes it single-use.
+    """
     bucket = _direct_storage()
     enforce(user=owner, client_ip=client_ip, session_key=session_key)  # early 429, as for a multipart submit
     name = storage.safe_filename(filename or "", default="")
@@ -84,62 +113,90 @@ def upload_create(*, filename, owner=None, session_key="", client_ip=None):
         )
     now = timezone.now()
     seconds = settings.DIRECT_UPLOAD_SECONDS
-    upload = Upload(
-        filename=name, max_bytes=max_upload_bytes(owner), expires_at=now + timedelta(seconds=seconds),
-        owner=owner if owner is not None and owner.is_authenticated else None,
-        session_key=session_key or "", client_ip=client_ip, created_at=now,
+    pk = uuid.uuid4()
+    post = s3io.presigned_post(bucket, upload_key(pk), max_bytes=max_upload_bytes(owner), seconds=seconds)
+    token = signing.dumps(
+        {"id": pk.hex, "name": name, "by": _caller_id(owner, session_key, client_ip), "at": int(now.timestamp())},
+        salt=_SALT, compress=True,
     )
-    upload.key = upload_key(upload.id)
-    post = s3io.presigned_post(bucket, upload.key, max_bytes=upload.max_bytes, seconds=seconds)
-    upload.save(force_insert=True)
-    return {"uploadId": str(upload.id), "url": post["url"], "fields": post["fields"],
-            "expiresAt": upload.expires_at}
+    return {"uploadId": token, "url": post["url"], "fields": post["fields"],
+            "expiresAt": now + timedelta(seconds=seconds)}
 
 
 @dataclass(frozen=True)
 class StoredSource:
-    """What the web tier knows of a direct upload without reading it."""
+    """What the web tier knows of a direct upload without asking the bucket: its (unsaved) row and format."""
 
     upload: Upload
     fmt: str
-    size: int
 
 
 def stored_source(upload_id, *, owner=None, session_key="", client_ip=None, accepted):
-    """The caller's unused upload `upload_id`, stored and of a format in `accepted`; 400/409/415 otherwise."""
-    found = _caller_upload(upload_id, owner, session_key, client_ip)
-    if found.job_id is not None:
+    """The caller's unused upload `upload_id`, of a format in `accepted`; 400/409/415 otherwise.
+
+    No request to S3: whether the object is there, and its size, are learnt
+    by the worker's one GET (a job's S3 cost is that GET and the output's PUT).
+    An upload the client never sent ends its job `failed`/`upload_missing`.
+    """
+    upload = _caller_upload(upload_id, owner, session_key, client_ip)
+    if Upload.objects.filter(pk=upload.pk).exists():
         raise NotReady("This upload was already converted; upload the file again for another job.",
                        code="upload_used")
-    fmt = formats.extension_of(found.filename)
+    fmt = formats.extension_of(upload.filename)
     if fmt not in accepted:
         raise UnsupportedType(f"{(fmt or 'These').upper()} files are not accepted here.", code="unsupported_format")
-    size = s3io.size_of(_direct_storage(), found.key)  # one HEAD: the bytes stay in the bucket
-    if size is None:
-        raise NotReady(
-            "Nothing was uploaded for this uploadId: POST the file to the upload's url with its fields first.",
-            code="upload_missing",
-        )
-    return StoredSource(upload=found, fmt=fmt, size=size)
+    _direct_storage()  # 409 uploads_unavailable if the storage is no longer S3
+    return StoredSource(upload=upload, fmt=fmt)
 
 
 def _caller_upload(upload_id, owner, session_key, client_ip):
+    """The unsaved row of the signed `upload_id` if it is this caller's and not past the uploads' retention."""
     try:
-        pk = uuid.UUID(str(upload_id))
-    except ValueError:
-        pk = None
-    found = Upload.objects.of_caller(owner, session_key, client_ip).filter(pk=pk).first() if pk else None
-    if found is None:
+        data = signing.loads(str(upload_id), salt=_SALT, max_age=settings.UPLOAD_RETENTION_HOURS * 3600)
+        pk = uuid.UUID(hex=data["id"])
+        mine = data["by"] and constant_time_compare(data["by"], _caller_id(owner, session_key, client_ip))
+    except signing.SignatureExpired:
+        raise BadRequest(f"This uploadId is older than {settings.UPLOAD_RETENTION_HOURS} hours and its file is "
+                         "deleted: upload the file again.", code="upload_not_found") from None
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        mine = False
+    if not mine:
         # Another caller's upload reads as unknown: its id says nothing about it.
         raise BadRequest("No upload with this uploadId for this caller.", code="upload_not_found")
-    return found
+    created = datetime.fromtimestamp(data["at"], tz=dt_timezone.utc)
+    return Upload(
+        id=pk, key=upload_key(pk), filename=data["name"], max_bytes=max_upload_bytes(owner),
+        owner=owner if owner is not None and owner.is_authenticated else None, session_key=session_key or "",
+        client_ip=client_ip, created_at=created, expires_at=created + timedelta(seconds=settings.DIRECT_UPLOAD_SECONDS),
+    )
 
 
 def hand_to_job(source, job):
-    """Give the upload to `job` with one conditional UPDATE (inside the job's insert): used once, ever."""
-    if not Upload.objects.filter(pk=source.upload.pk, job__isnull=True).update(job=job):
+    """Give the upload to `job`: its row is inserted now, inside the job's insert, so it serves one job, ever."""
+    source.upload.job = job
+    try:
+        with transaction.atomic():  # a savepoint: a second use's conflict is answered, not a broken transaction
+            source.upload.save(force_insert=True)
+    except IntegrityError:
         raise NotReady("This upload was already converted; upload the file again for another job.",
-                       code="upload_used")
+                       code="upload_used") from None
+
+
+def is_direct(job):
+    """A direct upload's job, not yet checked by the worker (no sniff has seen its bytes)."""
+    return not job.detected_type
+
+
+def source_missing(job):
+    """The failure of a job whose upload is not in storage: never sent (direct upload), or already purged."""
+    if is_direct(job):
+        return ConversionFailed(
+            "Nothing was stored for this uploadId when the job started: POST the file to the upload's url "
+            "with its fields and wait for S3's answer before converting. To try again, ask for a new "
+            "uploadId (this one is used) and send the file first.",
+            code="upload_missing",
+        )
+    return ConversionFailed("The uploaded file is no longer stored; upload it again.", code="source_missing")
 
 
 def check_stored(job, path):
@@ -149,10 +206,10 @@ def check_stored(job, path):
     uploads). The same functions as the 415 and 413 answers, so the same codes
     and messages.
     """
-    if job.detected_type:
+    if not is_direct(job):
         return
     try:
-        size = path.stat().st_size
+        size = job.source_size = path.stat().st_size  # the web never asked S3: the size is learnt here
         if size == 0:
             raise UnsupportedType("The uploaded file is empty.", code="empty_file")
         limit = max_upload_bytes(job.owner)
@@ -166,19 +223,36 @@ def check_stored(job, path):
 
 
 def purge_unused(now=None):
-    """Delete the uploads no job took within UPLOAD_RETENTION_HOURS: the row first, then the object.
+    """Delete the direct uploads no job took within UPLOAD_RETENTION_HOURS.
 
-    Deleting the row with the same `job IS NULL` condition a convert claims
-    with means a convert racing the purge either got it first (the row stays)
-    or finds no upload.
+    A taken upload has a row (inserted by its convert) and goes with its job;
+    an untaken one exists only in the bucket, so the bucket is listed (one
+    request per 1,000 objects, per purge run). In production the uploads
+    bucket's 24 h lifecycle rule deletes them as well.
     """
+    if not enabled():
+        return 0
     now = now or timezone.now()
     cutoff = now - timedelta(hours=settings.UPLOAD_RETENTION_HOURS)
+    bucket = storage.uploads()
+    old = {}
+    for key, modified in s3io.list_objects(bucket, "uploads/"):
+        match = _DIRECT_KEY.fullmatch(key)
+        if match and modified < cutoff:
+            old[uuid.UUID(match.group(1))] = key
+    taken = set(Upload.objects.filter(pk__in=list(old)).values_list("pk", flat=True)) if old else set()
     count = 0
-    for pk, key in Upload.objects.filter(job__isnull=True, created_at__lt=cutoff).values_list("pk", "key"):
-        deleted, _ = Upload.objects.filter(pk=pk, job__isnull=True).delete()
-        if deleted:
-            storage.delete_quietly(storage.uploads(), key)
+    for pk, key in old.items():
+        if pk not in taken:
+            storage.delete_quietly(bucket, key)
             count += 1
     logger.info("purge_unused_uploads: deleted=%s", count)
     return count
+
+
+_DIRECT_KEY = re.compile(r"uploads/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/source")
+
+
+def key_of(upload_id):
+    """The object key a (validly signed) uploadId names, whoever asks: for operators and tests."""
+    return upload_key(uuid.UUID(hex=signing.loads(str(upload_id), salt=_SALT)["id"]))

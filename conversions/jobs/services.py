@@ -245,7 +245,7 @@ def fetch_sources(job, workdir):
         try:
             storage.fetch_to(storage.uploads(), key, path)
         except FileNotFoundError:
-            raise ConversionFailed("The uploaded file is no longer stored; upload it again.", code="source_missing") from None
+            raise direct.source_missing(job) from None
         except OSError as exc:
             # The OS error names server paths: log it, tell the user something they can use.
             logger.warning("reading the upload failed job=%s: %s", job.pk, exc)
@@ -270,7 +270,7 @@ def _succeed(job, converter_seconds, wall_seconds):
         "status": JobStatus.SUCCEEDED, "progress": 100, "finished_at": now, "lease_until": None,
         "converter_seconds": converter_seconds, "output_key": job.output_key, "output_filename": job.output_filename,
         "output_content_type": job.output_content_type, "output_size": job.output_size,
-        "detected_type": job.detected_type,  # set by the worker's sniff of a direct upload
+        "detected_type": job.detected_type, "source_size": job.source_size,  # a direct upload's: learnt here
         "expires_at": now + timedelta(hours=_retention_hours(job)), "error_code": "", "error_message": "",
         "updated_at": now,
     }  # fmt: skip
@@ -312,6 +312,7 @@ def _fail(job, code, message):
     fields = {
         "status": JobStatus.FAILED, "error_code": code, "error_message": failures.public_message(message),
         "finished_at": now, "lease_until": None, "updated_at": now,
+        "source_size": job.source_size,  # a direct upload's, once fetched
     }  # fmt: skip
     if _finish(job, fields, "failed", message, code=code):
         logger.info("job failed job=%s family=%s code=%s", job.pk, job.family, code)

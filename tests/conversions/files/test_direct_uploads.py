@@ -16,7 +16,8 @@ from django.utils import timezone
 from PIL import Image
 
 from accounts.models import ApiKey
-from conversions.jobs import reconcile
+from conversions.files import storage
+from conversions.jobs import direct, reconcile
 from conversions.models import Job, JobStatus, Upload
 from tests.builders import image_bytes, upload
 
@@ -58,9 +59,9 @@ def test_presigned_post_then_convert_succeeds(api, run_jobs, s3_storages):
     assert status["status"] == "succeeded", status
     assert status["sourceFormat"] == "png" and status["filename"] == "photo.png"
     job = Job.objects.get(pk=job_id)
-    assert job.detected_type == "image/png" and job.source_key == f"uploads/{upload_id}/source"
-    assert Upload.objects.get(pk=upload_id).job_id == job.pk
-    assert keys(client, bucket) == [f"outputs/{job_id}/result.webp", f"uploads/{upload_id}/source"]
+    assert job.detected_type == "image/png" and job.source_key == direct.key_of(upload_id)
+    assert Upload.objects.get().job_id == job.pk and Upload.objects.get().key == job.source_key
+    assert keys(client, bucket) == [f"outputs/{job_id}/result.webp", direct.key_of(upload_id)]
     fetched = requests.get(api.get(f"/api/v1/download/{job_id}")["Location"], timeout=10)
     with Image.open(io.BytesIO(fetched.content)) as im:
         assert im.format == "WEBP" and im.size == (64, 48)
@@ -89,14 +90,13 @@ def test_the_policy_fixes_key_size_limit_and_expiry_signed_sigv4(api, s3_storage
     settings.MAX_UPLOAD_BYTES = 4096
     answer = presign(api)
     fields = answer["fields"]
-    assert fields["key"] == f"uploads/{answer['uploadId']}/source"
+    assert fields["key"] == direct.key_of(answer["uploadId"])
     assert fields["x-amz-algorithm"] == "AWS4-HMAC-SHA256" and fields["x-amz-signature"]
     policy = json.loads(base64.b64decode(fields["policy"]))
     assert ["content-length-range", 1, 4096] in policy["conditions"]
     assert {"key": fields["key"]} in policy["conditions"]
     assert policy["expiration"].startswith(answer["expiresAt"][:16])
-    row = Upload.objects.get(pk=answer["uploadId"])
-    assert row.max_bytes == 4096 and row.job_id is None
+    assert not Upload.objects.exists()  # presigning writes nothing: the convert inserts the row
 
 
 def test_an_object_over_the_limit_becomes_a_failed_job_with_the_413s_code(api, run_jobs, s3_storages, settings):
@@ -148,7 +148,12 @@ def test_another_callers_uploadid_is_refused(api, s3_storages):
         "/api/v1/convert", {"uploadId": upload_id, "targetFormat": "webp"}, format="json", REMOTE_ADDR="198.51.100.7"
     )
     assert elsewhere.status_code == 400 and elsewhere.json()["error"]["code"] == "upload_not_found"
-    assert not Job.objects.exists() and Upload.objects.get().job_id is None
+    assert not Job.objects.exists() and not Upload.objects.exists()
+    forged = upload_id[:-3] + ("AAA" if not upload_id.endswith("AAA") else "BBB")
+    resp = api.post("/api/v1/convert", {"uploadId": forged, "targetFormat": "webp"}, format="json")
+    assert resp.status_code == 400 and resp.json()["error"]["code"] == "upload_not_found"
+    assert "198.51.100.7" not in upload_id and "127.0.0.1" not in base64.urlsafe_b64decode(
+        upload_id.split(":")[0].lstrip(".") + "==").decode("latin-1")
 
 
 def test_an_api_keys_upload_is_its_own(api, run_jobs, s3_storages):
@@ -156,31 +161,45 @@ def test_an_api_keys_upload_is_its_own(api, run_jobs, s3_storages):
     _, raw = ApiKey.generate(user=user, name="ci")
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
     upload_id = uploaded(api, image_bytes())
-    assert Upload.objects.get().owner == user
     api.credentials()
     anonymous = api.post("/api/v1/convert", {"uploadId": upload_id, "targetFormat": "webp"}, format="json")
     assert anonymous.status_code == 400
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
     with run_jobs():
         resp = api.post("/api/v1/convert", {"uploadId": upload_id, "targetFormat": "webp"}, format="json")
-    assert resp.status_code == 202 and Job.objects.get().owner == user
+    assert resp.status_code == 202 and Job.objects.get().owner == user and Upload.objects.get().owner == user
 
 
-def test_nothing_uploaded_is_409_and_the_upload_stays_usable(api, run_jobs, s3_storages):
+def test_nothing_uploaded_is_a_failed_job_and_the_web_never_asks_s3(api, run_jobs, s3_storages, monkeypatch):
     answer = presign(api)
-    resp = api.post("/api/v1/convert", {"uploadId": answer["uploadId"], "targetFormat": "webp"}, format="json")
-    assert resp.status_code == 409 and resp.json()["error"]["code"] == "upload_missing"
-    assert send(answer, image_bytes()).status_code == 204
+    client = storage.uploads().connection.meta.client
+    monkeypatch.setattr(client, "head_object", lambda **kw: pytest.fail(f"the web asked S3 about {kw}"))
     with run_jobs():
         resp = api.post("/api/v1/convert", {"uploadId": answer["uploadId"], "targetFormat": "webp"}, format="json")
-    assert resp.status_code == 202 and Job.objects.get().status == JobStatus.SUCCEEDED
+    assert resp.status_code == 202
+    job = Job.objects.get()
+    assert job.status == JobStatus.FAILED and job.error_code == "upload_missing"
+    assert "new uploadId" in job.error_message and "wait for S3" in job.error_message
+    assert job.source_size == 0 and Upload.objects.get().job_id == job.pk  # used: a new upload is needed
+
+
+def test_the_worker_learns_a_direct_uploads_size(api, run_jobs, s3_storages):
+    data = image_bytes()
+    upload_id = uploaded(api, data)
+    with run_jobs():
+        resp = api.post("/api/v1/convert", {"uploadId": upload_id, "targetFormat": "webp"}, format="json")
+    assert resp.status_code == 202
+    job = Job.objects.get()
+    assert job.status == JobStatus.SUCCEEDED and job.source_size == len(data) and job.detected_type == "image/png"
 
 
 def test_a_bad_pair_is_400_and_leaves_the_upload_usable(api, s3_storages):
     upload_id = uploaded(api, image_bytes())
     resp = api.post("/api/v1/convert", {"uploadId": upload_id, "targetFormat": "docx"}, format="json")
     assert resp.status_code == 400 and resp.json()["error"]["code"] == "unsupported_conversion"
-    assert Upload.objects.get().job_id is None and not Job.objects.exists()
+    assert not Upload.objects.exists() and not Job.objects.exists()
+    resp = api.post("/api/v1/convert", {"uploadId": upload_id, "targetFormat": "webp"}, format="json")
+    assert resp.status_code == 202 and str(Upload.objects.get().job_id) == resp.json()["jobId"]
 
 
 def test_file_and_uploadid_together_is_400(api, s3_storages):
@@ -213,20 +232,19 @@ def test_local_storage_answers_409_uploads_unavailable(api):
 def test_an_unconverted_upload_is_purged_with_the_24h_uploads(api, run_jobs, s3_storages, settings):
     client, bucket = s3_storages
     old = uploaded(api, image_bytes())
-    fresh = uploaded(api, image_bytes())
     used = uploaded(api, image_bytes())
     with run_jobs():
         api.post("/api/v1/convert", {"uploadId": used, "targetFormat": "webp"}, format="json")
-    day_ago = timezone.now() - timedelta(hours=settings.UPLOAD_RETENTION_HOURS, minutes=1)
-    Upload.objects.filter(pk__in=[old, used]).update(created_at=day_ago)
-    assert f"uploads/{old}/source" in keys(client, bucket)
-    assert reconcile.purge_old_uploads() == 1
+    assert reconcile.purge_old_uploads() == 0  # nothing is older than the retention yet
+    assert direct.key_of(old) in keys(client, bucket)
+    later = timezone.now() + timedelta(hours=settings.UPLOAD_RETENTION_HOURS, minutes=1)
+    assert direct.purge_unused(later) == 1  # the untaken one; the taken one goes with its job
     remaining = keys(client, bucket)
-    assert f"uploads/{old}/source" not in remaining
-    assert f"uploads/{fresh}/source" in remaining and f"uploads/{used}/source" in remaining
-    assert set(Upload.objects.values_list("pk", flat=True)) == {Upload.objects.get(pk=fresh).pk, Upload.objects.get(pk=used).pk}
+    assert direct.key_of(old) not in remaining and direct.key_of(used) in remaining
+    settings.UPLOAD_RETENTION_HOURS = 0  # its uploadId is past the retention too
     gone = api.post("/api/v1/convert", {"uploadId": old, "targetFormat": "webp"}, format="json")
     assert gone.status_code == 400 and gone.json()["error"]["code"] == "upload_not_found"
+    assert "upload the file again" in gone.json()["error"]["message"]
 
 
 def test_presigning_is_rate_limited_apart_from_submits(api, run_jobs, s3_storages, settings):

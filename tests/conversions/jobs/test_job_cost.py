@@ -138,3 +138,29 @@ def test_a_connection_the_server_ended_is_replaced_before_the_first_query():
     close_old_connections()
     assert Job.objects.count() >= 0  # no "terminating connection" error: a new connection answered
     assert connection.connection.info.backend_pid != pid
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_direct_uploads_job_costs_three_transactions(api, settings, monkeypatch, s3_storages):
+    """The production path (the page sends the file to S3 itself): one commit in the web, two in the worker."""
+    from tests.conversions.files.test_direct_uploads import uploaded
+
+    assert connection.vendor == "postgresql", "counted on PostgreSQL, as in production"
+    upload_id = uploaded(api, image_bytes(size=(64, 48)))
+    connection.ensure_connection()
+    with counting(monkeypatch) as tx:
+        boundary()
+        resp = api.post("/api/v1/convert", {"uploadId": upload_id, "targetFormat": "webp"}, format="json")
+        assert resp.status_code == 202, resp.content
+        submitted = tx.count
+        boundary()
+        drain()
+        ran = tx.count
+        boundary()
+        assert api.get(f"/api/v1/status/{resp.json()['jobId']}").json()["status"] == JobStatus.SUCCEEDED
+    print(tx.report())
+    # Submit: T1 the quota counts, the upload's row, the queue depth, the admission, the insert, the
+    # upload's hand-over and the "created" event, in one commit (nothing is stored in between).
+    assert submitted == 1, tx.report()
+    assert ran - submitted == 2, tx.report()  # the claim and the finish
+    assert tx.count - ran == 0, tx.report()

@@ -31,15 +31,15 @@ def test_the_page_uploads_to_the_bucket_then_submits_the_uploadid(client, run_jo
     resp = client.post("/uploads", {"filename": "photo.png"}, **ORIGIN, **JSON)
     assert resp.status_code == 201, resp.content
     ticket = resp.json()
-    upload = Upload.objects.get(pk=ticket["uploadId"])
-    assert upload.session_key == client.session.session_key and upload.owner is None
     sent = requests.post(ticket["url"], data=ticket["fields"], files={"file": ("photo.png", image_bytes())}, timeout=20)
     assert sent.status_code == 204
     with run_jobs():
         resp = client.post("/convert?converter=png-to-webp", {"uploadId": ticket["uploadId"]}, **ORIGIN, **JSON)
     assert resp.status_code == 202, resp.content
     job = Job.objects.get(pk=resp.json()["jobId"])
-    assert job.status == JobStatus.SUCCEEDED and job.session_key == upload.session_key
+    upload = Upload.objects.get()
+    assert job.status == JobStatus.SUCCEEDED and job.session_key == upload.session_key == client.session.session_key
+    assert upload.owner is None and upload.job == job
 
 
 def test_cross_site_upload_requests_are_refused(client, s3_storages):
