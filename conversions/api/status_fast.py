@@ -160,7 +160,7 @@ class StatusFastPath:
     def __init__(self, app):
         self.app = app
         self._plan = None  # made on first use (URLs resolve then), dropped when a setting changes
-        setting_changed.connect(self._forget, weak=False)
+        setting_changed.connect(self._forget)  # weakly: a test's instance goes with the test
 
     def _forget(self, **kwargs):
         self._plan = None
