@@ -327,6 +327,11 @@ making them, 2026-11-24):
   authentication otherwise), on one long-lived Redis client (Django's Redis cache builds a
   client per call): status/bare 38% -> 64-87% by rate (noisy); by web CPU per request
   (steadier) bare/status 70-74%.
+- Status endpoint (issue 12, 2026-12-07): an anonymous job's cached copy is answered in front
+  of Django (`conversions/api/status_fast.py`, wrapped around the WSGI app; the same bytes,
+  tested against Django's answer), which leaves one Redis MGET, a JSON decode and encode and
+  the headers. Four rounds of adjacent before/after runs at load 4-14: web CPU per request
+  0.89 -> 0.53 ms (the bare view's 0.57-0.60 ms): bare/status 63% -> 114%; by rate 58% -> 116%.
 - `DRAMATIQ_WORKER_TIMEOUT_MS` 50 -> 20 (idle queue wait median 22-26 -> 5-12 ms, for a few
   % of a core per idle worker process); embedded workers keep 1 s (their queue wakes on put).
 - Redis overhead, small PNG: 164 ms (first run, heavily loaded machine) -> 47-58 ms. What is
