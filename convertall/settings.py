@@ -241,6 +241,7 @@ MEDIA_MAX_HEIGHT = env.int("MEDIA_MAX_HEIGHT", default=4320)
 MEDIA_MAX_FRAMES = env.int("MEDIA_MAX_FRAMES", default=1_000_000)
 MEDIA_MAX_GIF_SECONDS = env.int("MEDIA_MAX_GIF_SECONDS", default=120)
 MEDIA_PROBE_TIMEOUT_SECONDS = env.int("MEDIA_PROBE_TIMEOUT_SECONDS", default=30)
+MEDIA_PROBE_SPARES = env.int("MEDIA_PROBE_SPARES", default=2)
 MEDIA_MEMORY_MB = env.int("MEDIA_MEMORY_MB", default=4096)
 
 # Uploads always go to a temporary file: never read whole into memory.

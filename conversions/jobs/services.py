@@ -22,7 +22,7 @@ from conversions.engine.context import ConversionContext
 from conversions.engine.registry import registry
 from conversions.errors import Canceled, ConversionFailed, TransientError
 from conversions.files import storage
-from conversions.jobs import direct, failures, heartbeat
+from conversions.jobs import direct, failures, heartbeat, waiting
 from conversions.jobs import operations as job_operations
 from conversions.jobs.budget import JobBudget, time_limit_seconds
 from conversions.jobs.quotas import retention_hours
@@ -299,6 +299,7 @@ def _finish(job, fields, kind, message, **data):
     for name, value in fields.items():
         setattr(job, name, value)
     job_changed(job, fresh=True)
+    waiting.job_ended(job.pk)  # a `?wait` answer of this process goes now, not at its next poll
     return True
 
 

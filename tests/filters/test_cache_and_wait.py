@@ -180,3 +180,18 @@ def test_a_hit_on_s3_is_a_server_side_copy_with_its_own_key(submit, s3_storages)
     client.delete_object(Bucket=bucket, Key=first)  # gone from storage: never served again
     client.delete_object(Bucket=bucket, Key=second)
     assert submit.post("photo.jpg", OPS, "png").json()["status"] == "queued"
+
+
+def test_a_waiter_is_woken_by_the_worker_that_ends_the_job(live_worker, submit, monkeypatch):
+    """In one process (the embedded default) the worker wakes `?wait` itself: no poll interval in between."""
+    from conversions.jobs import waiting
+
+    monkeypatch.setattr(waiting, "DB_POLL_FIRST_SECONDS", 600)  # the row is read once, then only when woken
+    monkeypatch.setattr(waiting, "CACHE_POLL_SECONDS", 600)
+    woken = []
+    job_ended = waiting.job_ended
+    monkeypatch.setattr(waiting, "job_ended", lambda job_id: (woken.append(str(job_id)), job_ended(job_id)))
+    resp = submit.post("photo.jpg", OPS, "png", query="?wait=30")
+    assert resp.status_code == 200 and resp.json()["status"] == "succeeded"
+    assert woken == [resp.json()["jobId"]]
+    assert not waiting._waiters  # nothing left behind
