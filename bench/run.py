@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-SECTIONS = ["pipeline", "costs", "direct", "small", "documents", "media", "encoders", "filters", "decoders", "ops", "sandbox"]
+SECTIONS = ["pipeline", "costs", "direct", "small", "documents", "media", "encoders", "stills", "filters", "decoders", "ops", "sandbox"]
 
 
 def main():

@@ -23,6 +23,7 @@ from media.vips import pyvips
 from PIL import Image
 
 from conversions.decode_errors import DecodeFailed
+from media.images.kinds import AVIF_EFFORT
 from media.imaging import VIPS_LOADERS, open_image, prepare
 
 logging.getLogger("pyvips").setLevel(logging.WARNING)  # it logs every pipeline decision at INFO
@@ -35,7 +36,7 @@ HUGE = 10_000_000  # "no limit" for the unconstrained side of a thumbnail
 THUMBNAIL_OK = set(VIPS_LOADERS)
 PILLOW_ONLY = {"bmp", "ico"}
 LOSSY = {"jpg", "webp", "avif"}
-DEFAULT_QUALITY = {"jpg": 85, "webp": 80, "avif": 50}
+DEFAULT_QUALITY = {"jpg": 85, "webp": 75, "avif": 50}
 MAX_BYTES_ROUNDS = 6
 
 
@@ -135,7 +136,7 @@ def _save_kwargs(target, quality, strip):
     if target == "tiff":
         kw["compression"] = "deflate"
     if target == "avif":
-        kw["compression"] = "av1"
+        kw.update(compression="av1", effort=AVIF_EFFORT)
     return kw
 
 

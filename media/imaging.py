@@ -21,7 +21,7 @@ from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
 from conversions.decode_errors import DecodeFailed
 from media.images.caps import check_pixels, too_many_pixels
-from media.images.kinds import DEFAULT_QUALITY, LOSSY, PIL_FORMATS, VIPS_LOADERS
+from media.images.kinds import AVIF_EFFORT, DEFAULT_QUALITY, LOSSY, PIL_FORMATS, VIPS_LOADERS
 
 VIPS_TARGETS = {"jpg", "png", "webp", "tiff", "avif"}
 ANIMATED_TARGETS = {"gif", "webp", "tiff", "pdf"}
@@ -176,7 +176,7 @@ def vips_save(im, target, quality, out):
     if target == "tiff":
         kw["compression"] = "deflate"
     if target == "avif":
-        kw["compression"] = "av1"
+        kw.update(compression="av1", effort=AVIF_EFFORT)
     saver = {"jpg": "jpegsave", "png": "pngsave", "webp": "webpsave", "tiff": "tiffsave", "avif": "heifsave"}[target]
     getattr(im, saver)(str(out), **kw)
 

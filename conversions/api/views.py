@@ -29,6 +29,7 @@ from conversions.jobs.create import job_create
 from conversions.jobs.services import job_delete
 from conversions.api import schema
 from conversions.api.answers import job_answer, session_key, use_cache
+from conversions.api.status_fast import CACHE_FAILED
 from conversions.jobs.waiting import parse_wait
 from conversions.api.throttles import PresignThrottle, SubmitThrottle
 
@@ -102,7 +103,7 @@ class StatusView(APIView):
         # Clients poll this hard. An anonymous job's cached copy is answered
         # without DRF's request wrapping, negotiation and rendering, which cost
         # as much as the rest of the answer; everything else goes through DRF.
-        if request.method == "GET":
+        if request.method == "GET" and not request.META.get(CACHE_FAILED):
             payload = _anonymous_cached_status(kwargs.get("job_id"))
             if payload is not None:
                 return JsonResponse(public_payload(payload, request))
@@ -122,13 +123,16 @@ class StatusView(APIView):
     )
     def get(self, request, job_id):
         job_uuid = parse_job_id(job_id)
-        payload = cached_status(job_uuid)
+        # The fast path in front of Django (status_fast) found the cache failing: no second wait on it.
+        cache_up = not request.META.get(CACHE_FAILED)
+        payload = cached_status(job_uuid) if cache_up else None
         if payload is None:
             job = Job.objects.filter(pk=job_uuid).first()
             if job is None:
                 raise NotFound("No job with this id.", code="job_not_found")
             payload = job_status_payload(job)
-            remember(job_uuid, payload)
+            if cache_up:
+                remember(job_uuid, payload)
         owner = payload.get("_owner")
         if owner is not None and (not request.user.is_authenticated or request.user.pk != owner):
             raise NotFound("No job with this id.", code="job_not_found")

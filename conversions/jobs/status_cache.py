@@ -89,19 +89,29 @@ def progress_changed(job_id, percent):
 def cached_status(job_id):
     """The cached status of a job with its latest progress; None when not cached (or the cache is down)."""
     try:
-        client = _redis()
-        if client is None:
-            got = cache.get_many([_key(job_id), _progress_key(job_id)])
-            payload, progress = got.get(_key(job_id)), got.get(_progress_key(job_id))
-        else:
-            raw, progress = client.mget(_key(job_id), _progress_key(job_id))
-            payload = json.loads(raw) if raw else None
+        return read_status(job_id)
     except Exception:  # the database answers instead
-        logger.warning("status cache: could not read job=%s", job_id, exc_info=True)
+        read_failed(job_id)
         return None
+
+
+def read_status(job_id):
+    """`cached_status` that raises when the cache does (the status fast path then leaves it to Django)."""
+    client = _redis()
+    if client is None:
+        got = cache.get_many([_key(job_id), _progress_key(job_id)])
+        payload, progress = got.get(_key(job_id)), got.get(_progress_key(job_id))
+    else:
+        raw, progress = client.mget(_key(job_id), _progress_key(job_id))
+        payload = json.loads(raw) if raw else None
     if payload is not None and progress is not None and payload.get("status") == "running":
         payload = {**payload, "progress": max(payload.get("progress") or 0, int(progress))}
     return payload
+
+
+def read_failed(job_id):
+    """Log a failed read (call from an except block: the traceback goes with it)."""
+    logger.warning("status cache: could not read job=%s", job_id, exc_info=True)
 
 
 def remember(job_id, payload):

@@ -71,6 +71,11 @@ def unbind_job(tokens):
     family.reset(tokens[1])
 
 
+def request_id_for(incoming):
+    """The caller's X-Request-ID when it is short and plain, else a new one."""
+    return incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+
+
 class RequestIdMiddleware:
     """X-Request-ID in, the same id out, and on every log line of the request."""
 
@@ -80,8 +85,7 @@ class RequestIdMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        incoming = request.META.get(self.header, "")
-        rid = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        rid = request_id_for(request.META.get(self.header, ""))
         request.request_id = rid
         token = request_id.set(rid)
         try:
