@@ -127,7 +127,21 @@ def report(medians, runs):
     for name, parts in (("off", cold), ("on", warm)):
         fixed = parts["whole job (job_execute)"] - parts[RAW]
         lines.append(f"  - worker's fixed cost (whole job - raw ffmpeg), spares {name}: {fixed:+.0f} ms")
-    return lines
+    return lines + STARTUP_NOTES
+
+
+# Measured once by hand (2026-12-07, Debian's ffmpeg 5.1, this machine), not by this run: why the spare.
+STARTUP_NOTES = [
+    "- ffprobe's own start (by hand, 2026-12-07): `ffprobe -version` costs as much as a probe of the 30 s mp4 "
+    "(~70-80 ms each, unsandboxed): 215 shared libraries; `perf record`: 63% of it in ld.so (45.7% do_lookup_x), "
+    "32% kernel (page faults, 952 mmap calls by `strace -c`); `LD_DEBUG=statistics`: 42,883 symbol and 395,398 "
+    "relative relocations. No option or environment makes that shorter, so the spare does it ahead: "
+    "ffprobe blocked at a FIFO (its FFREPORT file) with its libraries loaded answers in ~18-30 ms.",
+    "- Not taken: starting ffmpeg beside the probe and killing it on a cap, since ffmpeg's arguments depend on the "
+    "probe (stream indexes, copy or encode by codec, resampling below 32 kHz, GIF width, thumbnail moment). "
+    "The sandbox launcher's start is ~28 ms of every tool call (bubblewrap ~9 ms, Python -I -S with ctypes "
+    "the rest); it no longer imports Lib/signal.py (enum and friends, ~5 ms).",
+]
 
 
 def _ms(value):
