@@ -44,7 +44,7 @@ from scripts.stack import Stack
 
 MB = int(os.environ.get("BENCH_DIRECT_MB", "1024"))
 JOBS = int(os.environ.get("BENCH_DIRECT_JOBS", "10"))
-BIG_RUNS = int(os.environ.get("BENCH_DIRECT_BIG_RUNS", "3"))
+BIG_RUNS = int(os.environ.get("BENCH_DIRECT_BIG_RUNS", "5"))
 SMALL_RUNS = 5
 WARM_RUNS = 6  # each gunicorn worker's first requests import boto3, libmagic...
 CPU_TARGET = 0.020

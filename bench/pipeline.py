@@ -53,7 +53,9 @@ BENCH_ENV = {
     "QUOTA_ANONYMOUS_JOBS_PER_DAY": "0",
     "QUOTA_ANONYMOUS_CONCURRENT_JOBS": "0",
 }
-TARGETS = {"embedded": 0.020, "redis": 0.050}
+# Overhead p50 (end-to-end - converter): issue 2 set 20 ms embedded and 50 ms on the
+# production shape; issue 12 lowered the latter to 25 ms.
+TARGETS = {"embedded": 0.020, "redis": 0.025}
 # Issue 12: the status endpoint within 10% of the bare view, by rate and by web CPU per request.
 STATUS_TARGET = 0.9
 

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ROUNDS = int(os.environ.get("BENCH_SMALL_ROUNDS", "9"))
 TARGETS = {"jpg-webp": 1.10, "md-html": 1.25, "docx-pdf": 1.20}
 NAMES = {
-    "jpg-webp": ("12 MP JPEG -> WebP", "one libvips call (open + webpsave Q=80), in-process"),
+    "jpg-webp": ("12 MP JPEG -> WebP", "one libvips call (open + webpsave at our default Q), in-process"),
     "md-html": ("md -> html (3 pages)", "one `pandoc -s` run"),
     "docx-pdf": ("docx -> pdf (10 pages)", "one call to a warm LibreOffice (bridge outside any worker)"),
 }
@@ -100,9 +100,11 @@ def _job(http, base, name, data, target):
 def _bare_vips(src, out):
     from media import vips  # pillow-heif before pyvips, as everywhere
 
+    from media.images.kinds import DEFAULT_QUALITY
+
     pyvips = vips.pyvips
     t0 = time.perf_counter()
-    pyvips.Image.new_from_file(str(src), access="sequential").webpsave(str(out), Q=80)
+    pyvips.Image.new_from_file(str(src), access="sequential").webpsave(str(out), Q=DEFAULT_QUALITY["webp"])
     return time.perf_counter() - t0
 
 
