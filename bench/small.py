@@ -27,6 +27,8 @@ from pathlib import Path
 
 import requests
 
+from bench.media import BENCH_ENV  # one client, quiet logs, no per-client limits: the same server as media's
+
 ROOT = Path(__file__).resolve().parent.parent
 ROUNDS = int(os.environ.get("BENCH_SMALL_ROUNDS", "9"))
 TARGETS = {"jpg-webp": 1.10, "md-html": 1.25, "docx-pdf": 1.20}
@@ -34,13 +36,6 @@ NAMES = {
     "jpg-webp": ("12 MP JPEG -> WebP", "one libvips call (open + webpsave at our default Q), in-process"),
     "md-html": ("md -> html (3 pages)", "one `pandoc -s` run"),
     "docx-pdf": ("docx -> pdf (10 pages)", "one call to a warm LibreOffice (bridge outside any worker)"),
-}
-BENCH_ENV = {
-    "LOG_LEVEL": "WARNING",
-    "RATE_LIMIT": "1000000/min",
-    "QUOTA_ANONYMOUS_MAX_UPLOAD_MB": "0",
-    "QUOTA_ANONYMOUS_JOBS_PER_DAY": "0",
-    "QUOTA_ANONYMOUS_CONCURRENT_JOBS": "0",
 }
 
 

@@ -127,18 +127,6 @@ class JobEvent(models.Model):
         return f"{self.at:%H:%M:%S} {self.kind}"
 
 
-class UploadQuerySet(models.QuerySet):
-    def of_caller(self, user, session_key="", client_ip=None):
-        """The caller's uploads, scoped like their jobs: an account's, else this session's, else this IP's."""
-        if user is not None and user.is_authenticated:
-            return self.filter(owner=user)
-        if session_key:
-            return self.filter(owner__isnull=True, session_key=session_key)
-        if client_ip:
-            return self.filter(owner__isnull=True, session_key="", client_ip=client_ip)
-        return self.none()
-
-
 class Upload(models.Model):
     """A file a client sends straight to the uploads bucket (POST /api/v1/uploads), used by one job at most."""
 
@@ -152,8 +140,6 @@ class Upload(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     expires_at = models.DateTimeField(help_text="When the presigned POST stops working.")
     job = models.OneToOneField(Job, null=True, blank=True, on_delete=models.CASCADE, related_name="direct_upload")
-
-    objects = UploadQuerySet.as_manager()
 
     class Meta:
         db_table = "uploads"

@@ -76,7 +76,7 @@ _SALT = "convertall.direct-upload"
 
 
 def _caller_id(owner, session_key, client_ip):
-    """Who may use an upload, scoped like Upload.objects.of_caller: the account, else the session, else the IP.
+    """Who may use an upload, scoped like the caller's jobs: the account, else the session, else the IP.
 
     The session key and the IP enter the uploadId only as keyed hashes: the
     id is the client's to keep and log, and a session key is a credential.
